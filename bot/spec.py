@@ -1,0 +1,224 @@
+"""A video request as the user means it, and its validation against the catalogue.
+
+Pure code: no I/O. Chat parsing and the CLI both build a `VideoSpec`, call
+`resolve()` to fill defaults and check it, and get back either a spec that the
+Ark client can send or a `SpecError` naming what is allowed. Nothing that costs
+money happens before this passes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bot import catalogue
+from bot.catalogue import ALL_RATIOS, Mode, ModelInfo
+from bot.errors import SpecError
+
+ImageRole = Literal["first_frame", "last_frame", "reference_image"]
+EXPIRES_RANGE = (3600, 259200)
+SEED_RANGE = (-1, 2**32 - 1)
+MAX_PROMPT_CHARS = 4000  # far above the recommended 500 zh chars / 1000 en words
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """An image for the request: `url` is http(s), `data:` or `asset://`; or a local file path."""
+
+    source: str
+    role: ImageRole
+
+
+@dataclass(frozen=True)
+class VideoSpec:
+    """Everything one create call needs. `None` means "not given: use the default"."""
+
+    prompt: str | None = None
+    model: str | None = None
+    images: tuple[ImageInput, ...] = ()
+    draft_task_id: str | None = None
+    ratio: str | None = None
+    duration: int | None = None
+    resolution: str | None = None
+    seed: int | None = None
+    camera_fixed: bool | None = None
+    watermark: bool | None = None
+    generate_audio: bool | None = None
+    draft: bool | None = None
+    return_last_frame: bool | None = None
+    service_tier: Literal["default", "flex"] | None = None
+    execution_expires_after: int | None = None
+    callback_url: str | None = None
+    # Filled by resolve():
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def mode(self) -> Mode:
+        if self.draft_task_id:
+            return Mode.DRAFT_FINAL
+        roles = [i.role for i in self.images]
+        if "reference_image" in roles:
+            return Mode.REFERENCE
+        if "last_frame" in roles:
+            return Mode.FIRST_LAST
+        if roles:
+            return Mode.FIRST_FRAME
+        return Mode.TEXT
+
+    def replace(self, **changes: Any) -> VideoSpec:
+        return dataclasses.replace(self, **changes)
+
+
+def resolve(spec: VideoSpec, default_model: str = catalogue.MODELS[0].id) -> VideoSpec:
+    """Fill defaults (the seed's rules) and validate; raise `SpecError` on the first problem.
+
+    Defaults: model from settings, 720p, 5 s, 16:9 for text-to-video and `adaptive`
+    for image-to-video, audio on where the model has audio. For a final render
+    from a draft only the fields the service allows to change are kept.
+    """
+    warnings: list[str] = list(spec.warnings)
+    found = catalogue.lookup(spec.model or default_model)
+    if found.alias_of:
+        warnings.append(f"model {found.requested} is an old name; using {found.model_id}")
+    info = found.info
+    if info is None:
+        warnings.append(f"model {found.model_id} is not in the catalogue; sending it unchecked")
+    mode = spec.mode
+    _check_shape(spec, mode)
+
+    if mode is Mode.DRAFT_FINAL:
+        # draft_task reuses model, prompt, images, audio, seed, ratio, duration and
+        # camera_fixed of the draft; only these may be set anew.
+        out = VideoSpec(
+            model=found.model_id, draft_task_id=spec.draft_task_id,
+            resolution=spec.resolution or "720p", watermark=spec.watermark,
+            return_last_frame=spec.return_last_frame, service_tier=spec.service_tier,
+            execution_expires_after=spec.execution_expires_after, callback_url=spec.callback_url,
+            warnings=tuple(warnings),
+        )
+        if info is not None:
+            _check_model(out, info, mode)
+        _check_common(out)
+        return out
+
+    is_i2v = mode is not Mode.TEXT
+    draft = bool(spec.draft)
+    out = spec.replace(
+        model=found.model_id,
+        resolution=spec.resolution or ("480p" if draft else "720p"),
+        duration=spec.duration if spec.duration is not None else 5,
+        ratio=spec.ratio or ("adaptive" if is_i2v and mode is not Mode.REFERENCE else "16:9"),
+        generate_audio=(
+            spec.generate_audio if spec.generate_audio is not None else (info.audio if info else None)
+        ),
+        warnings=tuple(warnings),
+    )
+    if info is not None:
+        if not info.audio and spec.generate_audio is None:
+            out = out.replace(generate_audio=None)
+        _check_model(out, info, mode)
+    _check_common(out)
+    return out
+
+
+def _check_shape(spec: VideoSpec, mode: Mode) -> None:
+    """Rules that hold whatever the model."""
+    roles = [i.role for i in spec.images]
+    if mode is Mode.DRAFT_FINAL:
+        if spec.images:
+            raise SpecError("draft_with_images")
+        if spec.draft:
+            raise SpecError("draft_of_draft")
+        return
+    if not (spec.prompt and spec.prompt.strip()) and not spec.images:
+        raise SpecError("empty_prompt")
+    if spec.prompt and len(spec.prompt) > MAX_PROMPT_CHARS:
+        raise SpecError("prompt_too_long", limit=MAX_PROMPT_CHARS, length=len(spec.prompt))
+    if "reference_image" in roles and any(r != "reference_image" for r in roles):
+        raise SpecError("mixed_image_roles")
+    if mode in (Mode.FIRST_FRAME, Mode.FIRST_LAST):
+        if roles.count("first_frame") > 1 or roles.count("last_frame") > 1 or len(roles) > 2:
+            raise SpecError("too_many_frames", count=len(roles))
+        if "last_frame" in roles and "first_frame" not in roles:
+            raise SpecError("last_without_first")
+
+
+def _check_model(spec: VideoSpec, info: ModelInfo, mode: Mode) -> None:
+    m = info.id
+    if mode not in info.modes:
+        allowed = ", ".join(sorted(x.value for x in info.modes))
+        capable = ", ".join(x.id for x in catalogue.MODELS if mode in x.modes and not x.retired)
+        raise SpecError("mode_unsupported", model=m, mode=mode.value, allowed=allowed, models=capable)
+    if mode is Mode.REFERENCE:
+        n = len(spec.images)
+        if not 1 <= n <= info.max_reference_images:
+            raise SpecError("too_many_refs", model=m, count=n, max=info.max_reference_images)
+    if spec.resolution and spec.resolution not in info.resolutions:
+        raise SpecError("bad_resolution", model=m, value=spec.resolution, allowed=", ".join(info.resolutions))
+    if mode is Mode.REFERENCE and info.series == "1.0" and spec.resolution == "1080p":
+        raise SpecError("bad_resolution", model=m, value="1080p", allowed="480p, 720p (reference images)")
+    if spec.duration is not None:
+        lo, hi = info.durations
+        if not (lo <= spec.duration <= hi or (spec.duration == -1 and info.auto_duration)):
+            raise SpecError("bad_duration", model=m, value=spec.duration, allowed=info.allowed_durations_text())
+    if spec.generate_audio and not info.audio:
+        raise SpecError("no_audio", model=m)
+    if spec.draft and not info.draft:
+        drafters = ", ".join(x.id for x in catalogue.MODELS if x.draft)
+        raise SpecError("no_draft", model=m, models=drafters)
+    if mode is Mode.DRAFT_FINAL and not info.draft:
+        raise SpecError("no_draft", model=m, models=", ".join(x.id for x in catalogue.MODELS if x.draft))
+    if spec.draft and spec.resolution not in (None, "480p"):
+        raise SpecError("draft_resolution", value=spec.resolution)
+    if spec.draft and spec.return_last_frame:
+        raise SpecError("draft_last_frame")
+    if spec.service_tier == "flex" and (not info.flex or spec.draft):
+        raise SpecError("no_flex", model=m)
+    if spec.seed is not None and spec.seed != -1 and not info.seed:
+        raise SpecError("no_seed", model=m)
+    if spec.camera_fixed and (not info.camera_fixed or mode is Mode.REFERENCE):
+        raise SpecError("no_camera_fixed", model=m)
+
+
+def _check_common(spec: VideoSpec) -> None:
+    if spec.ratio is not None and spec.ratio not in ALL_RATIOS:
+        raise SpecError("bad_ratio", value=spec.ratio, allowed=", ".join(ALL_RATIOS))
+    if spec.seed is not None and not SEED_RANGE[0] <= spec.seed <= SEED_RANGE[1]:
+        raise SpecError("bad_seed", value=spec.seed)
+    if spec.execution_expires_after is not None:
+        lo, hi = EXPIRES_RANGE
+        if not lo <= spec.execution_expires_after <= hi:
+            raise SpecError("bad_expires", value=spec.execution_expires_after, lo=lo, hi=hi)
+    if spec.service_tier not in (None, "default", "flex"):
+        raise SpecError("bad_tier", value=spec.service_tier)
+
+
+def build_create_body(spec: VideoSpec, image_urls: dict[str, str] | None = None) -> dict[str, Any]:
+    """The JSON body of `POST /contents/generations/tasks` for a resolved spec.
+
+    `image_urls` maps an `ImageInput.source` to the URL to send (a data URL for a
+    local file); sources missing from it are sent as they are. Absent (None)
+    fields are left out rather than sent as null.
+    """
+    urls = image_urls or {}
+    content: list[dict[str, Any]] = []
+    if spec.draft_task_id:
+        content.append({"type": "draft_task", "draft_task": {"id": spec.draft_task_id}})
+    else:
+        if spec.prompt and spec.prompt.strip():
+            content.append({"type": "text", "text": spec.prompt})
+        for img in spec.images:
+            content.append(
+                {"type": "image_url", "image_url": {"url": urls.get(img.source, img.source)}, "role": img.role}
+            )
+    body: dict[str, Any] = {"model": spec.model, "content": content}
+    optional = {
+        "ratio": spec.ratio, "duration": spec.duration, "resolution": spec.resolution, "seed": spec.seed,
+        "camera_fixed": spec.camera_fixed, "watermark": spec.watermark, "generate_audio": spec.generate_audio,
+        "draft": spec.draft if spec.draft else None, "return_last_frame": spec.return_last_frame,
+        "service_tier": spec.service_tier, "execution_expires_after": spec.execution_expires_after,
+        "callback_url": spec.callback_url,
+    }
+    body.update({k: v for k, v in optional.items() if v is not None})
+    return body
