@@ -196,8 +196,10 @@ def lookup(name: str) -> ModelLookup:
     info = _BY_NAME.get(key.lower())
     if info is None:
         return ModelLookup(requested=key, model_id=key, info=None)
-    if key.lower() in (info.id, (info.volcengine_id or "").lower()):
-        return ModelLookup(requested=key, model_id=key, info=info)
+    if key.lower() == info.id.lower():
+        return ModelLookup(requested=key, model_id=info.id, info=info)
+    if info.volcengine_id and key.lower() == info.volcengine_id.lower():
+        return ModelLookup(requested=key, model_id=info.volcengine_id, info=info)
     return ModelLookup(requested=key, model_id=info.id, info=info, alias_of=info.id)
 
 

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
         default="", validation_alias=AliasChoices("BOT_ADMINS"), description="comma-separated open_ids"
     )
     bot_allowlist: str = Field(default="", validation_alias="BOT_ALLOWLIST")
+    user_max_jobs: int = Field(default=3, ge=0, validation_alias="BOT_USER_MAX_JOBS")
+    user_daily_seconds: int = Field(default=0, ge=0, validation_alias="BOT_USER_DAILY_SECONDS")
     max_body_bytes: int = Field(default=1_000_000, validation_alias="BOT_MAX_BODY_BYTES")
     max_video_bytes: int = Field(default=200 * 1024 * 1024, validation_alias="BOT_MAX_VIDEO_BYTES")
     download_timeout: float = Field(default=120.0, validation_alias="BOT_DOWNLOAD_TIMEOUT")

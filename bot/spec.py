@@ -9,6 +9,7 @@ money happens before this passes.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -90,6 +91,12 @@ def resolve(spec: VideoSpec, default_model: str = catalogue.MODELS[0].id) -> Vid
     if mode is Mode.DRAFT_FINAL:
         # draft_task reuses model, prompt, images, audio, seed, ratio, duration and
         # camera_fixed of the draft; only these may be set anew.
+        ignored = [name for name in ("prompt", "ratio", "duration", "seed", "camera_fixed", "generate_audio")
+                   if getattr(spec, name) is not None]
+        if ignored:
+            warnings.append(
+                f"a final render reuses the draft's {', '.join(ignored)}; the given values are ignored"
+            )
         out = VideoSpec(
             model=found.model_id, draft_task_id=spec.draft_task_id,
             resolution=spec.resolution or "720p", watermark=spec.watermark,
@@ -118,8 +125,26 @@ def resolve(spec: VideoSpec, default_model: str = catalogue.MODELS[0].id) -> Vid
         if not info.audio and spec.generate_audio is None:
             out = out.replace(generate_audio=None)
         _check_model(out, info, mode)
+        out = _drop_unsupported_defaults(out, info, mode)
     _check_common(out)
     return out
+
+
+def _drop_unsupported_defaults(spec: VideoSpec, info: ModelInfo, mode: Mode) -> VideoSpec:
+    """Leave out values that only restate a default on a model that lacks the feature.
+
+    `--generate-audio false` on 1.0, `--seed -1` or `--camera-fixed false` on 2.0
+    ask for nothing, but the API validates strongly: sending a parameter the
+    model doesn't support can be a 400 even when its value is the default.
+    """
+    changes: dict[str, Any] = {}
+    if spec.generate_audio is False and not info.audio:
+        changes["generate_audio"] = None
+    if spec.seed == -1 and not info.seed:
+        changes["seed"] = None
+    if spec.camera_fixed is False and (not info.camera_fixed or mode is Mode.REFERENCE):
+        changes["camera_fixed"] = None
+    return spec.replace(**changes) if changes else spec
 
 
 def _check_shape(spec: VideoSpec, mode: Mode) -> None:
@@ -222,3 +247,18 @@ def build_create_body(spec: VideoSpec, image_urls: dict[str, str] | None = None)
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     return body
+
+
+def spec_to_json(spec: VideoSpec) -> str:
+    """Serialise a spec for storage in a job record (warnings are not kept)."""
+    data = dataclasses.asdict(spec)
+    data.pop("warnings", None)
+    data["images"] = [[i.source, i.role] for i in spec.images]
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def spec_from_json(text: str) -> VideoSpec:
+    data = json.loads(text or "{}")
+    images = tuple(ImageInput(source=s, role=r) for s, r in data.pop("images", []) or [])
+    known = {f.name for f in dataclasses.fields(VideoSpec)} - {"warnings", "images"}
+    return VideoSpec(images=images, **{k: v for k, v in data.items() if k in known})

@@ -1,0 +1,175 @@
+"""Interactive cards (Card JSON 2.0): the one live card per job, plus help and models.
+
+Pure builders: a `CardView` in, a card dict out. Buttons carry a callback value
+`{"a": action, "rid": rid, "owner": open_id, "lang": lang}` that the webhook checks
+(only the owner or an admin may press) and the worker acts on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot import catalogue
+
+_TEXT: dict[str, tuple[str, str]] = {
+    "queued": ("⏳ Queued", "⏳ 排队中"),
+    "starting": ("🚀 Starting", "🚀 正在提交"),
+    "submitted": ("🎬 Generating", "🎬 生成中"),
+    "running": ("🎬 Generating", "🎬 生成中"),
+    "finished": ("📤 Uploading", "📤 正在上传"),
+    "done": ("✅ Video ready", "✅ 视频已生成"),
+    "draft_done": ("📝 Draft ready — approve to render the final", "📝 样片已生成 — 确认后生成正式视频"),
+    "failed": ("⚠️ Didn't work", "⚠️ 生成失败"),
+    "cancelled": ("🚫 Cancelled", "🚫 已取消"),
+    "discarded": ("🗑 Draft discarded", "🗑 样片已放弃"),
+    "expired_draft": ("⌛ Draft expired", "⌛ 样片已过期"),
+    "position": ("Position in queue: **{n}**", "排队位置：第 **{n}** 位"),
+    "elapsed": ("Elapsed **{elapsed}** of about **{expected}**", "已用时 **{elapsed}**，预计约 **{expected}**"),
+    "waiting_ark": ("Waiting for a slot at the video service", "正在等待视频服务空位"),
+    "task": ("Task", "任务"),
+    "prompt": ("Prompt", "提示词"),
+    "settings": ("Settings", "参数"),
+    "seed": ("Seed", "种子"),
+    "tokens": ("Tokens", "Tokens"),
+    "fix": ("What to try", "建议"),
+    "charged_no": ("You were not charged for this.", "本次未扣费。"),
+    "cancel": ("Cancel", "取消"),
+    "reroll": ("Reroll", "重新生成"),
+    "extend": ("Extend", "延长"),
+    "approve": ("Approve {res} (≈ ${cost})", "确认 {res}（约 ${cost}）"),
+    "discard": ("Discard", "放弃"),
+    "redo": ("Redo draft", "重新生成样片"),
+    "running_cancel_note": (
+        "The service can't stop a running video; it will finish but nothing will be posted.",
+        "视频服务无法中止正在生成的视频；它会继续完成，但不会发送到群里。",
+    ),
+}
+
+
+def tr(key: str, lang: str, **params: Any) -> str:
+    pair = _TEXT.get(key, (key, key))
+    return (pair[1] if lang == "zh" else pair[0]).format(**params)
+
+
+@dataclass
+class CardView:
+    """What the job card shows; built by the engine from a `Job`."""
+
+    rid: str
+    owner: str
+    lang: str
+    state: str  # a JobState value, or draft_done / discarded / expired_draft
+    prompt: str = ""
+    model: str = ""
+    resolution: str = ""
+    ratio: str = ""
+    duration: int = 0
+    kind: str = "video"
+    position: int = 0
+    elapsed: float = 0.0
+    expected: float = 0.0
+    task_id: str = ""
+    seed: int | None = None
+    tokens: int = 0
+    error_what: str = ""
+    error_fix: str = ""
+    note: str = ""
+    actions: list[str] = field(default_factory=list)  # buttons to show
+
+
+def _fmt_seconds(s: float) -> str:
+    s = max(0, int(round(s)))
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+def _button(text: str, action: str, view: CardView, style: str = "default", **extra: Any) -> dict[str, Any]:
+    value = {"a": action, "rid": view.rid, "owner": view.owner, "lang": view.lang, **extra}
+    return {
+        "tag": "button",
+        "text": {"tag": "plain_text", "content": text},
+        "type": style,
+        "behaviors": [{"type": "callback", "value": value}],
+    }
+
+
+def final_cost(view: CardView, resolution: str) -> str:
+    info = catalogue.get(view.model)
+    if info is None:
+        return "?"
+    ratio = view.ratio if view.ratio in catalogue.RATIOS else "16:9"
+    size = info.pixel_size(resolution, ratio) or info.pixel_size(resolution, "16:9")
+    if size is None:
+        return "?"
+    tokens = catalogue.video_tokens(size[0], size[1], max(view.duration, 1))
+    return f"{catalogue.estimate_usd(info, tokens, audio=info.audio, flex=False):.2f}"
+
+
+def job_card(view: CardView) -> dict[str, Any]:
+    """The live job card for every state; buttons depend on `view.actions`."""
+    lang = view.lang
+    template = {"done": "green", "draft_done": "turquoise", "failed": "red", "cancelled": "grey",
+                "discarded": "grey", "expired_draft": "orange"}.get(view.state, "blue")
+    lines: list[str] = []
+    if view.prompt:
+        p = view.prompt if len(view.prompt) <= 300 else view.prompt[:297] + "…"
+        lines.append(f"**{tr('prompt', lang)}:** {p}")
+    settings = " · ".join(x for x in (
+        catalogue.get(view.model).name if catalogue.get(view.model) else view.model,
+        view.resolution, view.ratio, f"{view.duration}s" if view.duration else "") if x)
+    if settings:
+        lines.append(f"**{tr('settings', lang)}:** {settings}")
+    if view.state == "queued" and view.position:
+        lines.append(tr("position", lang, n=view.position))
+    if view.state in ("submitted", "running", "starting"):
+        if view.expected:
+            lines.append(tr("elapsed", lang, elapsed=_fmt_seconds(view.elapsed),
+                            expected=_fmt_seconds(view.expected)))
+    if view.task_id:
+        lines.append(f"**{tr('task', lang)}:** `{view.task_id}`")
+    if view.state in ("done", "draft_done"):
+        extra = []
+        if view.seed is not None and view.seed >= 0:
+            extra.append(f"{tr('seed', lang)} {view.seed}")
+        if view.tokens:
+            extra.append(f"{tr('tokens', lang)} {view.tokens:,}")
+        if extra:
+            lines.append(" · ".join(extra))
+    if view.error_what:
+        lines.append(view.error_what)
+    if view.error_fix:
+        lines.append(f"**{tr('fix', lang)}:** {view.error_fix}")
+    if view.note:
+        lines.append(view.note)
+    elements: list[dict[str, Any]] = [{"tag": "markdown", "content": "\n".join(lines) or " "}]
+    for action in view.actions:
+        if action == "cancel":
+            elements.append(_button(tr("cancel", lang), "cancel", view, "danger"))
+        elif action == "reroll":
+            elements.append(_button(tr("reroll", lang), "reroll", view))
+        elif action == "extend":
+            elements.append(_button(tr("extend", lang), "extend", view))
+        elif action in ("approve_720p", "approve_1080p"):
+            res = action.split("_")[1]
+            elements.append(_button(tr("approve", lang, res=res, cost=final_cost(view, res)), action, view,
+                                    "primary"))
+        elif action == "discard":
+            elements.append(_button(tr("discard", lang), "discard", view, "danger"))
+        elif action == "redo":
+            elements.append(_button(tr("redo", lang), "redo", view, "primary"))
+    return {
+        "schema": "2.0",
+        "config": {"update_multi": True},
+        "header": {"title": {"tag": "plain_text", "content": tr(view.state, lang)}, "template": template},
+        "body": {"elements": elements},
+    }
+
+
+def text_card(title: str, markdown: str, template: str = "blue") -> dict[str, Any]:
+    """A plain information card (help, models, settings, quota)."""
+    return {
+        "schema": "2.0",
+        "config": {"update_multi": True},
+        "header": {"title": {"tag": "plain_text", "content": title}, "template": template},
+        "body": {"elements": [{"tag": "markdown", "content": markdown}]},
+    }

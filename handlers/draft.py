@@ -1,0 +1,94 @@
+"""Draft, then approve: a cheap 480p draft, and the final rendered from it (`draft_task`).
+
+Approve is a button on the draft's card (or `/approve [720p|1080p]` replying to
+the draft). The final reuses the draft's prompt, images, seed and audio at the
+service (ark-api.md §2.2), so its spec is just the draft task id and a
+resolution. One final per draft and resolution: its rid is derived from the
+draft's, so a second press finds the first job and does nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from bot.engine.jobs import Job, JobState
+from bot.engine.lifecycle import refresh_card
+from bot.parsing import commands as cmds
+from bot.spec import VideoSpec, spec_from_json
+from handlers import video
+from handlers.context import ChatContext
+
+log = logging.getLogger(__name__)
+
+DRAFT_KEPT_SECONDS = 7 * 86400  # Ark keeps task history (and so drafts) for 7 days
+
+
+def _card_state(ctx: ChatContext, job: Job, state: str, actions: list[str], note: str = "") -> None:
+    extra = job.extra_dict()
+    extra.update({"card_state": state, "card_actions": actions, "card_note": note})
+    ctx.engine.store.update(job.rid, extra=json.dumps(extra))
+    refresh_card(ctx.engine, job.rid, force=True)
+
+
+def approve(ctx: ChatContext, draft: Job, resolution: str) -> Job | None:
+    if draft.kind != "draft" or draft.job_state != JobState.DONE or not draft.task_id:
+        ctx.reply_code("approve_not_ready", purpose=f"approve-wait-{draft.rid}")
+        return None
+    if ctx.engine.clock() - (draft.finished_at or draft.accepted_at) > DRAFT_KEPT_SECONDS:
+        _card_state(ctx, draft, "expired_draft", ["redo"])
+        ctx.reply_code("draft_expired", purpose=f"draft-expired-{draft.rid}")
+        return None
+    spec = VideoSpec(model=spec_from_json(draft.spec).model, draft_task_id=draft.task_id,
+                     resolution=resolution)
+    rid = video.derived_rid(f"a{resolution}", draft.rid)
+    job = video.submit(ctx, rid=rid, kind="final", spec=spec, parent_rid=draft.rid,
+                       extra={"prompt": spec_from_json(draft.spec).prompt or ""})
+    if job is not None:
+        remaining = [a for a in ("approve_720p", "approve_1080p") if a != f"approve_{resolution}"]
+        note = ctx.engine.store.get(draft.rid)
+        if note is not None:
+            _card_state(ctx, note, "draft_done", [*remaining, "reroll"],
+                        note=_approved_note(ctx.lang, resolution))
+    return job
+
+
+def _approved_note(lang: str, resolution: str) -> str:
+    return f"✅ 已确认 {resolution}，正式视频生成中" if lang == "zh" else f"✅ Approved at {resolution}; rendering the final"
+
+
+def discard(ctx: ChatContext, draft: Job) -> None:
+    _card_state(ctx, draft, "discarded", [])
+
+
+def redo(ctx: ChatContext, draft: Job) -> None:
+    """Make the expired draft again, from its own request."""
+    spec = spec_from_json(draft.spec)
+    video.submit(ctx, rid=video.derived_rid("redo", draft.rid), kind="draft", spec=spec, parent_rid=draft.rid)
+
+
+def on_approve_command(ctx: ChatContext, command: cmds.ApproveCommand) -> None:
+    """`/approve [720p|1080p]` as a reply to the draft video or its card (else the latest draft)."""
+    draft = _find_draft(ctx, command.reply_to)
+    if draft is None:
+        ctx.reply_code("approve_no_draft", purpose="approve-none")
+        return
+    if draft.user != ctx.user and not ctx.is_admin:
+        ctx.reply_code("not_your_job", purpose=f"approve-owner-{draft.rid}")
+        return
+    approve(ctx, draft, command.resolution)
+
+
+def _find_draft(ctx: ChatContext, reply_to: str | None) -> Job | None:
+    store = ctx.engine.store
+    if reply_to:
+        rid = store.r.get(f"{ctx.engine.settings.redis_prefix}:bymsg:{reply_to}")
+        if rid:
+            job = store.get(str(rid))
+            if job is not None and job.kind == "draft":
+                return job
+    for rid in store.recent(ctx.chat_id, ctx.user, 20):
+        job = store.get(rid)
+        if job is not None and job.kind == "draft" and job.job_state == JobState.DONE:
+            return job
+    return None
