@@ -127,7 +127,7 @@ def explain(code: str, lang: str = "en", message: str = "") -> Explanation:
     if "fetching resource" in text or "timeout while fetching" in text:
         code = "ImageDownloadFailed"
     for prefix, what, fix in _CATALOGUE:
-        if code == prefix or code.startswith(prefix + ".") or code.startswith(prefix):
+        if code == prefix or code.startswith((prefix + ".", prefix)):
             return Explanation(what[i].format(message=_short(text)), fix[i].format(message=_short(text)))
     generic = ("The video service refused the request ({code}).", "视频服务拒绝了请求（{code}）。")
     fix = ("Try again; if it keeps failing, show this to an admin.", "请重试；若一直失败，请把这条消息发给管理员。")

@@ -79,7 +79,7 @@ class CardView:
 
 
 def _fmt_seconds(s: float) -> str:
-    s = max(0, int(round(s)))
+    s = max(0, round(s))
     return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
@@ -114,17 +114,17 @@ def job_card(view: CardView) -> dict[str, Any]:
     if view.prompt:
         p = view.prompt if len(view.prompt) <= 300 else view.prompt[:297] + "…"
         lines.append(f"**{tr('prompt', lang)}:** {p}")
+    info = catalogue.get(view.model)
     settings = " · ".join(x for x in (
-        catalogue.get(view.model).name if catalogue.get(view.model) else view.model,
+        info.name if info else view.model,
         view.resolution, view.ratio, f"{view.duration}s" if view.duration else "") if x)
     if settings:
         lines.append(f"**{tr('settings', lang)}:** {settings}")
     if view.state == "queued" and view.position:
         lines.append(tr("position", lang, n=view.position))
-    if view.state in ("submitted", "running", "starting"):
-        if view.expected:
-            lines.append(tr("elapsed", lang, elapsed=_fmt_seconds(view.elapsed),
-                            expected=_fmt_seconds(view.expected)))
+    if view.state in ("submitted", "running", "starting") and view.expected:
+        lines.append(tr("elapsed", lang, elapsed=_fmt_seconds(view.elapsed),
+                        expected=_fmt_seconds(view.expected)))
     if view.task_id:
         lines.append(f"**{tr('task', lang)}:** `{view.task_id}`")
     if view.state in ("done", "draft_done"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
@@ -35,3 +37,13 @@ def connect(
         retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries),
         max_connections=max_connections,
     )
+
+
+StreamEntries = list[tuple[str, list[tuple[str, dict[str, str]]]]]
+
+
+def read_group(r: redis.Redis, group: str, consumer: str, streams: dict[str, str], *,
+               count: int, block: int | None = None) -> StreamEntries:
+    """XREADGROUP with the reply typed for a `decode_responses=True` client."""
+    resp = r.xreadgroup(group, consumer, streams, count=count, block=block)  # type: ignore[arg-type]
+    return cast(StreamEntries, resp or [])

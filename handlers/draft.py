@@ -54,7 +54,9 @@ def approve(ctx: ChatContext, draft: Job, resolution: str) -> Job | None:
 
 
 def _approved_note(lang: str, resolution: str) -> str:
-    return f"✅ 已确认 {resolution}，正式视频生成中" if lang == "zh" else f"✅ Approved at {resolution}; rendering the final"
+    if lang == "zh":
+        return f"✅ 已确认 {resolution}，正式视频生成中"
+    return f"✅ Approved at {resolution}; rendering the final"
 
 
 def discard(ctx: ChatContext, draft: Job) -> None:
@@ -82,7 +84,7 @@ def on_approve_command(ctx: ChatContext, command: cmds.ApproveCommand) -> None:
 def _find_draft(ctx: ChatContext, reply_to: str | None) -> Job | None:
     store = ctx.engine.store
     if reply_to:
-        rid = store.r.get(f"{ctx.engine.settings.redis_prefix}:bymsg:{reply_to}")
+        rid = store.rid_for_message(reply_to)
         if rid:
             job = store.get(str(rid))
             if job is not None and job.kind == "draft":

@@ -9,11 +9,10 @@ job card is in the thread. Creating the Ark task happens at admission
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
 import hashlib
 import json
+import logging
+from typing import Any
 
 from bot import catalogue
 from bot.engine import quota

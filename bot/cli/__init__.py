@@ -19,7 +19,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-for _name in ("tasks", "sim", "roles"):
+for _name in ("tasks", "sim", "roles", "demo"):
     try:
         importlib.import_module(f"bot.cli.{_name}").register(app)
     except ModuleNotFoundError as exc:  # a role module not written yet

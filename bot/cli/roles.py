@@ -92,8 +92,44 @@ def web(
     serve_wsgi(app, gunicorn_options(settings, config, workers=workers, threads=threads))
 
 
-ROLES: dict[str, Callable[..., None]] = {"web": web}
-"""Role name → command. The job-engine roles (`serve`, `worker`, `scheduler`) join here."""
+def _run(web_role: bool, worker_role: bool, scheduler_role: bool, threads: int) -> None:
+    from bot.config import MissingSettingError, load_settings
+    from bot.engine.runtime import run_roles
+    from bot.logs import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings)
+    try:
+        run_roles(settings, web=web_role, worker=worker_role, scheduler=scheduler_role, worker_threads=threads)
+    except MissingSettingError as exc:
+        raise _fail(str(exc)) from None
+
+
+def serve(
+    threads: int = typer.Option(4, help="Worker threads (deliveries and requests handled at once)."),
+) -> None:
+    """Run every role in this one process: web (waitress), worker and scheduler.
+
+    The default on one machine. With REDIS_URL unset, starts an embedded,
+    persistent Redis under BOT_DATA_DIR. SIGTERM drains gracefully.
+    """
+    _run(True, True, True, threads)
+
+
+def worker(
+    threads: int = typer.Option(4, help="Worker threads."),
+) -> None:
+    """Turn accepted requests into Ark tasks and deliver finished videos (needs REDIS_URL to scale out)."""
+    _run(False, True, False, threads)
+
+
+def scheduler() -> None:
+    """Watch Ark tasks with APScheduler; one is active, others wait on the Redis lock as standbys."""
+    _run(False, False, True, 0)
+
+
+ROLES: dict[str, Callable[..., None]] = {"web": web, "serve": serve, "worker": worker, "scheduler": scheduler}
+"""Role name → command."""
 
 
 def register(app: typer.Typer) -> None:

@@ -76,7 +76,7 @@ def _deliver(engine: Engine, rid: str) -> None:
         return
     store.update(rid, model=task.model or job.model, resolution=task.resolution or "", ratio=task.ratio or "",
                  duration=task.duration or 0, seed=task.seed if task.seed is not None else -1,
-                 tokens=task.total_tokens or 0)
+                 tokens=task.total_tokens or 0, last_frame_url=task.last_frame_url or "")
     if not task.video_url:
         fail(engine, rid, i18n.t("no_video_url", lang), "", code="no_video")
         return
@@ -104,7 +104,7 @@ def _deliver(engine: Engine, rid: str) -> None:
         job = store.get(rid) or job
         file_key = job.file_key
         if not file_key:
-            file_key = engine.feishu.upload_video(path, duration_ms=int(round(info.duration * 1000)),
+            file_key = engine.feishu.upload_video(path, duration_ms=round(info.duration * 1000),
                                                   file_name=f"seedance-{job.task_id}.mp4")
             store.update(rid, file_key=file_key)
         image_key = job.image_key
@@ -115,6 +115,7 @@ def _deliver(engine: Engine, rid: str) -> None:
     sent = engine.feishu.reply(job.reply_to, "media", content, reply_in_thread=bool(job.in_thread),
                                uuid=f"v-{rid}"[:50])
     store.mark_sent(rid, sent.message_id)
+    store.index_message(sent.message_id, rid)
     store.set_state(rid, JobState.DONE, video_message_id=sent.message_id, delivered_at=engine.clock())
     quota.finish(engine, job)
     refresh_card(engine, rid, force=True)

@@ -10,6 +10,7 @@ writers are idempotent so that a redelivered stream entry can replay any step.
     {p}:task:{task_id}   STRING rid of an Ark task (also the set of task ids we know)
     {p}:sent:{rid}       STRING delivered-marker (the video or failure reply was posted)
     {p}:recent:{chat}:{uid} LIST most recent rids of a user in a chat (for /status etc.)
+    {p}:bymsg:{message_id} STRING rid of the job a bot message (card, video) belongs to
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from enum import StrEnum
 from typing import Any, cast
 
 import redis
+
+from bot.store.keys import Keys
 
 DELIVERED_TTL = 7 * 86400
 JOB_TTL = 30 * 86400  # job records outlive Ark's 7-day task history, then go
@@ -79,6 +82,8 @@ class Job:
     seed: int = -1
     tokens: int = 0
     video_message_id: str = ""
+    last_frame_url: str = ""
+    delivered_at: float = 0.0
     file_key: str = ""
     image_key: str = ""
     reserved_seconds: int = 0  # quota reserved at submission, released on failure
@@ -116,8 +121,8 @@ class Job:
 
 
 @dataclass(frozen=True)
-class JobKeys:
-    prefix: str
+class JobKeys(Keys):
+    """The ingress's keys plus the engine's."""
 
     def job(self, rid: str) -> str:
         return f"{self.prefix}:job:{rid}"
@@ -142,6 +147,9 @@ class JobKeys:
     def recent(self, chat_id: str, uid: str) -> str:
         return f"{self.prefix}:recent:{chat_id}:{uid}"
 
+    def by_message(self, message_id: str) -> str:
+        return f"{self.prefix}:bymsg:{message_id}"
+
     def lease(self, name: str, rid: str) -> str:
         return f"{self.prefix}:lease:{name}:{rid}"
 
@@ -154,20 +162,10 @@ class JobKeys:
         """ZSET of non-terminal rids scored by acceptance time (for reconcile)."""
         return f"{self.prefix}:active"
 
-    def callback(self, secret: str) -> str:
-        return f"{self.prefix}:cb:{secret}"
-
     @property
     def deliver(self) -> str:
         return f"{self.prefix}:deliver"
 
-    @property
-    def watch(self) -> str:
-        return f"{self.prefix}:watch"
-
-    @property
-    def inbox(self) -> str:
-        return f"{self.prefix}:inbox"
 
 
 # Admission: pop the next rid round-robin across users, if a slot is free.
@@ -217,7 +215,7 @@ class JobStore:
         if not self.r.hsetnx(key, "rid", job.rid):
             return False
         pipe = self.r.pipeline()
-        pipe.hset(key, mapping=job.to_hash())
+        pipe.hset(key, mapping=job.to_hash())  # type: ignore[arg-type]
         pipe.expire(key, JOB_TTL)
         pipe.zadd(self.keys.active, {job.rid: job.accepted_at or time.time()})
         recent = self.keys.recent(job.chat_id, job.user)
@@ -296,13 +294,13 @@ class JobStore:
         ahead = idx
         for other in cast(list[str], self.r.lrange(self.keys.rr, 0, -1)):
             if other != uid:
-                ahead += min(int(cast(int, self.r.llen(self.keys.user_queue(other)))), idx + 1)
+                ahead += min(int(self.r.llen(self.keys.user_queue(other))), idx + 1)
         return ahead + 1
 
     def queued_count(self) -> int:
         total = 0
         for uid in cast(list[str], self.r.lrange(self.keys.rr, 0, -1)):
-            total += int(cast(int, self.r.llen(self.keys.user_queue(uid))))
+            total += int(self.r.llen(self.keys.user_queue(uid)))
         return total
 
     # --- delivery markers and leases -------------------------------------------------
@@ -317,6 +315,13 @@ class JobStore:
 
     def drop_lease(self, name: str, rid: str) -> None:
         self.r.delete(self.keys.lease(name, rid))
+
+    def index_message(self, message_id: str, rid: str) -> None:
+        """Remember which job a bot message (card, video) belongs to, for replies to it."""
+        self.r.set(self.keys.by_message(message_id), rid, ex=JOB_TTL)
+
+    def rid_for_message(self, message_id: str) -> str | None:
+        return cast(str | None, self.r.get(self.keys.by_message(message_id)))
 
     def set_callback(self, secret: str, rid: str) -> None:
         self.r.set(self.keys.callback(secret), rid, ex=JOB_TTL)

@@ -219,6 +219,7 @@ def refresh_card(engine: Engine, rid: str, *, force: bool = False, error: tuple[
             sent = engine.feishu.reply(job.reply_to, "interactive", card, reply_in_thread=bool(job.in_thread),
                                        uuid=f"c-{rid}"[:50])
             engine.store.update(rid, card_id=sent.message_id)
+            engine.store.index_message(sent.message_id, rid)
         engine.store.update(rid, card_patched_at=now)
     except FeishuError as exc:
         log.warning("card update for %s failed: %s (log_id %s)", rid, exc.msg, exc.log_id)

@@ -40,7 +40,7 @@ def _running_key(engine: Engine, uid: str) -> str:
 def status(engine: Engine, uid: str) -> QuotaStatus:
     s = engine.settings
     used = int(cast(str, engine.redis.get(_day_key(engine, uid, engine.clock()))) or 0)
-    running = int(cast(int, engine.redis.scard(_running_key(engine, uid))))
+    running = int(engine.redis.scard(_running_key(engine, uid)))
     return QuotaStatus(running, s.user_max_jobs, used, s.user_daily_seconds)
 
 
@@ -58,11 +58,11 @@ def reserve(engine: Engine, job: Job, seconds: int) -> str | None:
     running_key = _running_key(engine, job.user)
     if r.sismember(running_key, job.rid):
         return None  # already reserved (redelivery)
-    if s.user_max_jobs and int(cast(int, r.scard(running_key))) >= s.user_max_jobs:
+    if s.user_max_jobs and int(r.scard(running_key)) >= s.user_max_jobs:
         return "quota_concurrent"
     day = _day_key(engine, job.user, engine.clock())
     if s.user_daily_seconds:
-        used = int(cast(int, r.incrby(day, seconds)))
+        used = int(r.incrby(day, seconds))
         r.expire(day, 2 * DAY)
         if used > s.user_daily_seconds:
             r.decrby(day, seconds)

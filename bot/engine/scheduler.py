@@ -20,6 +20,7 @@ import redis
 
 from bot.engine import watch
 from bot.engine.context import Engine, set_current
+from bot.redis_conn import read_group
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ class SchedulerRole:
         while self.is_leader.is_set() and not self.stop_event.is_set():
             try:
                 start_id = "0" if pending_first else ">"
-                resp = r.xreadgroup(GROUP, "leader", {stream: start_id}, count=100, block=500)
+                resp = read_group(r, GROUP, "leader", {stream: start_id}, count=100, block=500)
                 entries = resp[0][1] if resp else []
                 if pending_first and not entries:
                     pending_first = False

@@ -21,6 +21,7 @@ import redis
 
 from bot.engine import delivery, lifecycle
 from bot.engine.context import Engine
+from bot.redis_conn import read_group
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class WorkerRole:
         while not self.stop_event.is_set():
             try:
                 if backlog:
-                    resp = r.xreadgroup(GROUP, consumer, {s: "0" for s in self.streams}, count=10)
+                    resp = read_group(r, GROUP, consumer, {s: "0" for s in self.streams}, count=10)
                     if not any(entries for _, entries in resp or []):
                         backlog = False
                         continue
@@ -87,7 +88,7 @@ class WorkerRole:
                     if time.monotonic() - last_claim > 10:
                         last_claim = time.monotonic()
                         self._claim_stale(consumer)
-                    resp = r.xreadgroup(GROUP, consumer, {s: ">" for s in self.streams}, count=1, block=500)
+                    resp = read_group(r, GROUP, consumer, {s: ">" for s in self.streams}, count=1, block=500)
                 for stream, entries in resp or []:
                     for entry_id, fields in entries:
                         if self.stop_event.is_set() and not backlog:
