@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_ARK_BASE_URL = "https://ark.ap-southeast.bytepluses.com/api/v3"
@@ -63,9 +63,7 @@ class Settings(BaseSettings):
     bot_port: int = Field(default=8000, ge=1, le=65535, validation_alias="BOT_PORT")
     bot_data_dir: Path = Field(default=Path("./data"), validation_alias="BOT_DATA_DIR")
     bot_language: Literal["auto", "zh", "en"] = Field(default="auto", validation_alias="BOT_LANGUAGE")
-    bot_admins: str = Field(
-        default="", validation_alias=AliasChoices("BOT_ADMINS"), description="comma-separated open_ids"
-    )
+    bot_admins: str = Field(default="", validation_alias="BOT_ADMINS", description="comma-separated open_ids")
     bot_allowlist: str = Field(default="", validation_alias="BOT_ALLOWLIST")
     user_max_jobs: int = Field(default=3, ge=0, validation_alias="BOT_USER_MAX_JOBS")
     user_daily_seconds: int = Field(default=0, ge=0, validation_alias="BOT_USER_DAILY_SECONDS")

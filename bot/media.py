@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -79,27 +80,33 @@ def shrink(src: Path, dest: Path, *, target_bytes: int) -> Path:
     height -= height % 2
     with av.open(str(src)) as inp, av.open(str(dest), "w", format="mp4") as out:
         vin = inp.streams.video[0]
-        rate = vin.average_rate or 24
+        rate = Fraction(vin.average_rate or 24).limit_denominator(1000)
         vout = out.add_stream("libx264", rate=rate)
         vout.width, vout.height = width, height
         vout.pix_fmt = "yuv420p"
         vout.bit_rate = video_bps
+        vout.codec_context.time_base = 1 / rate
         vout.options = {"preset": "veryfast", "maxrate": str(video_bps), "bufsize": str(video_bps)}
+        ain = inp.streams.audio[0] if info.has_audio else None
         aout = None
-        if info.has_audio:
-            aout = out.add_stream("aac", rate=44100)
+        if ain is not None:
+            aout = out.add_stream("aac", rate=ain.codec_context.sample_rate or 44100)
             aout.bit_rate = audio_bps
-        for packet in inp.demux():
+        index = 0
+        streams = [vin] + ([ain] if ain is not None else [])
+        for packet in inp.demux(*streams):
             if packet.stream.type == "video":
                 for frame in packet.decode():
-                    frame = frame.reformat(width=width, height=height, format="yuv420p")
-                    frame.pts = None
-                    for p in vout.encode(frame):
+                    out_frame = frame.reformat(width=width, height=height, format="yuv420p")
+                    out_frame.pts = index  # fresh, evenly spaced timestamps in 1/rate units
+                    out_frame.time_base = vout.codec_context.time_base
+                    index += 1
+                    for p in vout.encode(out_frame):
                         out.mux(p)
-            elif packet.stream.type == "audio" and aout is not None:
-                for frame in packet.decode():
-                    frame.pts = None
-                    for p in aout.encode(frame):
+            elif aout is not None:
+                for aframe in packet.decode():
+                    aframe.pts = None  # the encoder counts samples itself
+                    for p in aout.encode(aframe):
                         out.mux(p)
         for p in vout.encode(None):
             out.mux(p)

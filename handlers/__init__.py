@@ -38,7 +38,10 @@ def on_message(engine: Engine, payload: dict[str, Any]) -> None:
     if isinstance(result, cmds.Ignore):
         return
     ctx = ChatContext(engine, message_id=msg.message_id, chat_id=msg.chat_id, user=msg.sender_open_id,
-                      lang=getattr(result, "lang", lang), in_thread=bool(msg.thread_id),
+                      lang=getattr(result, "lang", lang),
+                      # In groups every job gets its own thread under the request, so several
+                      # people's cards and videos never interleave in the main chat.
+                      in_thread=bool(msg.thread_id) or msg.is_group,
                       chat_type=msg.chat_type)
     if not _allowed(engine, msg.chat_id, msg.sender_open_id):
         ctx.reply_code("not_allowed", purpose="not-allowed")

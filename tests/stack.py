@@ -109,8 +109,9 @@ class Stack:
         return env
 
     def start_bot(self, roles: tuple[str, ...] = ("serve",)) -> None:
+        """One process per role name; "worker-2" starts a second `worker` (process name bot-worker-2)."""
         for role in roles:
-            self._spawn(f"bot-{role}", [role], self.bot_environment())
+            self._spawn(f"bot-{role}", [role.split("-", 1)[0]], self.bot_environment())
         wait_until(lambda: _ok(f"{self.bot_url}/healthz"), 60, what="bot /healthz")
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
@@ -159,6 +160,19 @@ class Stack:
     def bot_messages(self, msg_type: str | None = None) -> list[dict[str, Any]]:
         out = [m for m in self.messages() if _is_bot(m)]
         return [m for m in out if msg_type is None or m.get("msg_type") == msg_type]
+
+    def image(self, key: str) -> bytes:
+        """The bytes of an image known to the Feishu simulator (a user's photo or a bot upload)."""
+        resp = requests.get(f"{self.feishu_url}/__sim__/images/{key}", timeout=30)
+        resp.raise_for_status()
+        return resp.content
+
+    def ark_config(self, **changes: Any) -> dict[str, Any]:
+        """Read (no arguments) or change the Ark simulator's run-time settings."""
+        url = f"{self.ark_url.rsplit('/api/v3', 1)[0]}/__sim__/config"
+        resp = requests.post(url, json=changes, timeout=30) if changes else requests.get(url, timeout=30)
+        resp.raise_for_status()
+        return dict(resp.json())
 
     def file(self, key: str) -> bytes:
         resp = requests.get(f"{self.feishu_url}/__sim__/files/{key}", timeout=30)
