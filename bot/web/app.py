@@ -111,6 +111,9 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> Flask:
     client = redis
     ingress = Ingress(client, Keys(settings.redis_prefix))
     metrics = WebMetrics.create()
+    from bot.engine.metrics import EngineCollector
+
+    metrics.registry.register(EngineCollector(client, settings.redis_prefix))
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
