@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     bot_public_url: str | None = Field(default=None, validation_alias="BOT_PUBLIC_URL")
     bot_port: int = Field(default=8000, ge=1, le=65535, validation_alias="BOT_PORT")
     bot_data_dir: Path = Field(default=Path("./data"), validation_alias="BOT_DATA_DIR")
+    # Stable name of this bot process in Redis (stream consumer names, leases); default the
+    # host name. Several worker processes on one host need distinct values (e.g. host-1, host-2).
+    bot_node: str = Field(default="", validation_alias="BOT_NODE")
     bot_language: Literal["auto", "zh", "en"] = Field(default="auto", validation_alias="BOT_LANGUAGE")
     bot_admins: str = Field(default="", validation_alias="BOT_ADMINS", description="comma-separated open_ids")
     bot_allowlist: str = Field(default="", validation_alias="BOT_ALLOWLIST")

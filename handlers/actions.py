@@ -62,10 +62,19 @@ def cancel(ctx: ChatContext, job: Job) -> None:
 def reroll(ctx: ChatContext, job: Job) -> Job | None:
     """The same request again with a new seed (a draft rerolls as a draft)."""
     spec = spec_from_json(job.spec)
-    info = catalogue.get(spec.model or "")
-    if info is not None and info.seed and not spec.draft_task_id:
-        spec = spec.replace(seed=-1)
     kind = job.kind if job.kind in ("video", "draft", "final") else "video"
+    if spec.draft_task_id:
+        # A final reuses its draft's seed: rendering the draft again would give the same video.
+        # Make the draft's own request at the final's resolution, with a new seed, instead.
+        draft = ctx.engine.store.get(job.parent_rid) if job.parent_rid else None
+        if draft is None:
+            ctx.reply_code("no_job_found", purpose=f"reroll-none-{job.rid}")
+            return None
+        spec = spec_from_json(draft.spec).replace(draft=None, resolution=spec.resolution)
+        kind = "video"
+    info = catalogue.get(spec.model or "")
+    if info is not None and info.seed:
+        spec = spec.replace(seed=-1)
     return video.submit(ctx, rid=video.derived_rid("x", job.rid), kind=kind, spec=spec, parent_rid=job.rid)
 
 

@@ -43,9 +43,12 @@ def approve(ctx: ChatContext, draft: Job, resolution: str) -> Job | None:
                      resolution=resolution)
     rid = video.derived_rid(f"a{resolution}", draft.rid)
     job = video.submit(ctx, rid=rid, kind="final", spec=spec, parent_rid=draft.rid,
-                       extra={"prompt": spec_from_json(draft.spec).prompt or ""})
+                       extra={"prompt": spec_from_json(draft.spec).prompt or ""},
+                       seconds=max(draft.duration, 0))
     if job is not None:
-        remaining = [a for a in ("approve_720p", "approve_1080p") if a != f"approve_{resolution}"]
+        # Offer only the resolutions not approved yet (an earlier approval keeps its final).
+        remaining = [f"approve_{res}" for res in cmds.APPROVE_RESOLUTIONS
+                     if res != resolution and ctx.engine.store.get(video.derived_rid(f"a{res}", draft.rid)) is None]
         note = ctx.engine.store.get(draft.rid)
         if note is not None:
             _card_state(ctx, note, "draft_done", [*remaining, "reroll"],

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from typing import Any
 
 from bot import catalogue
@@ -55,9 +56,39 @@ def on_video(ctx: ChatContext, cmd: cmds.VideoCommand, msg: IncomingMessage) -> 
     submit(ctx, rid=rid, kind="draft" if cmd.draft else "video", spec=spec)
 
 
+SUBMIT_LEASE = 20.0  # far longer than a submission takes (a record, a card, a reaction)
+SUBMIT_WAIT = 5.0
+
+
+class SubmitBusy(RuntimeError):
+    """Another worker holds the submission of this rid; the inbox entry is retried later."""
+
+
 def submit(ctx: ChatContext, *, rid: str, kind: str, spec: VideoSpec, parent_rid: str = "",
-           extra: dict[str, Any] | None = None) -> Job | None:
-    """Validate, reserve quota, store, enqueue and show the card. Idempotent per rid."""
+           extra: dict[str, Any] | None = None, seconds: int = 0) -> Job | None:
+    """Validate, reserve quota, store, enqueue and show the card. Idempotent per rid.
+
+    Two presses of one button arrive as two inbox entries that workers may handle at
+    the same time; both derive the same rid. They take turns under a lease per rid:
+    the second then finds the first's job and repeats nothing (without the lease it
+    could read a half-written record). A holder that crashed mid-way is not trusted to
+    have finished: after `SUBMIT_WAIT` the entry fails and is retried once the lease
+    has expired, and the retry completes whatever is missing.
+    """
+    store = ctx.engine.store
+    deadline = time.monotonic() + SUBMIT_WAIT
+    while not store.take_lease("submit", rid, SUBMIT_LEASE, ctx.engine.node):
+        if time.monotonic() >= deadline:
+            raise SubmitBusy(f"request {rid} is being submitted by another worker")
+        time.sleep(0.05)
+    try:
+        return _submit(ctx, rid=rid, kind=kind, spec=spec, parent_rid=parent_rid, extra=extra, seconds=seconds)
+    finally:
+        store.drop_lease("submit", rid)
+
+
+def _submit(ctx: ChatContext, *, rid: str, kind: str, spec: VideoSpec, parent_rid: str,
+            extra: dict[str, Any] | None, seconds: int) -> Job | None:
     store = ctx.engine.store
     existing = store.get(rid)
     if existing is not None:
@@ -81,13 +112,22 @@ def submit(ctx: ChatContext, *, rid: str, kind: str, spec: VideoSpec, parent_rid
         resolution=spec.resolution or "", ratio=spec.ratio or "", duration=spec.duration or 0,
         extra=json.dumps(extra or {}),
     )
-    seconds = max(spec.duration or 0, 0) or (8 if info else 5)
+    # `seconds`: what the video will last when the spec can't say (a final reuses its draft's).
+    seconds = seconds or max(spec.duration or 0, 0) or (8 if info else 5)
     if not store.create(job):
         return store.get(rid)
     refusal = quota.reserve(ctx.engine, job, seconds)
     if refusal is not None:
         status = quota.status(ctx.engine, ctx.user)
-        store.set_state(rid, JobState.CANCELLED, error_code=refusal)
+        # Nothing is made, and nothing is left behind: a kept record would be picked by /status,
+        # /list and `/cancel` without an argument (instead of the job holding the slot), and a
+        # button pressed again once the quota allows (Approve, Reroll, Extend derive the same
+        # rid) would find it and silently do nothing.
+        pipe = store.r.pipeline()
+        pipe.delete(store.keys.job(rid))
+        pipe.zrem(store.keys.active, rid)
+        pipe.lrem(store.keys.recent(ctx.chat_id, ctx.user), 0, rid)
+        pipe.execute()
         ctx.reply_code(refusal, purpose=f"quota-{rid}", running=status.running, max=status.max_running,
                        used=status.used_seconds, limit=status.daily_seconds)
         return None

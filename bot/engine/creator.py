@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import redis
 
-from bot.engine.jobs import Job, JobState, JobStore
+from bot.engine.jobs import Job, JobState, JobStore, lease_identity
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,8 @@ class TaskCreator:
         """Create (or adopt) the Ark task of `job`. Raises the client's errors for rejections."""
         lock = self.r.lock(self.store.keys.create_lock, timeout=self.request_timeout + 30,
                            blocking_timeout=self.request_timeout + 60, thread_local=False)
-        if not lock.acquire():
+        # Held under the worker's stable name, so a restarted worker frees it (release_held_by).
+        if not lock.acquire(token=lease_identity()):
             raise TimeoutError("create lock not acquired")
         try:
             current = self.store.get(job.rid) or job

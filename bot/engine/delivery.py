@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
+
+import redis
 
 from bot import ark_errors, i18n, media
 from bot.download import download_to_file
@@ -29,7 +32,10 @@ log = logging.getLogger(__name__)
 
 FEISHU_FILE_LIMIT = 30 * 1024 * 1024
 SHRINK_TARGET = 28 * 1024 * 1024
-DELIVERY_LEASE = 600.0
+# Short, and renewed while the delivery runs: the lease of a worker killed mid-delivery lapses
+# before other workers claim its pending entry (CLAIM_IDLE_MS, 60 s). A 600 s lease made the
+# claimer skip the delivery and the video came ten minutes late.
+DELIVERY_LEASE = 30.0
 
 
 def deliver(engine: Engine, rid: str) -> None:
@@ -41,10 +47,25 @@ def deliver(engine: Engine, rid: str) -> None:
         return
     if not store.take_lease("deliver", rid, DELIVERY_LEASE, engine.node):
         return
+    done = threading.Event()
+    keeper = threading.Thread(target=_keep_lease, args=(engine, rid, done), name=f"lease-{rid}"[:40],
+                              daemon=True)
+    keeper.start()
     try:
         _deliver(engine, rid)
     finally:
+        done.set()
+        keeper.join()
         store.drop_lease("deliver", rid)
+
+
+def _keep_lease(engine: Engine, rid: str, done: threading.Event) -> None:
+    key = engine.store.keys.lease("deliver", rid)
+    while not done.wait(DELIVERY_LEASE / 3):
+        try:
+            engine.redis.pexpire(key, int(DELIVERY_LEASE * 1000))
+        except redis.RedisError as exc:
+            log.warning("could not renew the delivery lease of %s: %s", rid, exc)
 
 
 def _deliver(engine: Engine, rid: str) -> None:

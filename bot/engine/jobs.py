@@ -6,6 +6,7 @@ writers are idempotent so that a redelivered stream entry can replay any step.
     {p}:job:{rid}        HASH   the job record (fields of `Job`)
     {p}:q:user:{uid}     LIST   queued rids of one user (FIFO)
     {p}:q:rr             LIST   users with queued work, round-robin order
+    {p}:q:served         HASH   uid -> turn of the user's latest admission (fair-queue memory)
     {p}:inflight         ZSET   rids holding an Ark slot, scored by admission time
     {p}:task:{task_id}   STRING rid of an Ark task (also the set of task ids we know)
     {p}:sent:{rid}       STRING delivered-marker (the video or failure reply was posted)
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -66,7 +68,8 @@ class Job:
     admitted_at: float = 0.0
     creating_since: float = 0.0  # set just before the create call; see bot.engine.creator
     submitted_at: float = 0.0
-    running_at: float = 0.0
+    running_at: float = 0.0  # first seen running (dated back to the look before; see watch.check_task)
+    looked_at: float = 0.0  # the scheduler's latest GET of the Ark task
     finished_at: float = 0.0
     task_id: str = ""
     task_status: str = ""
@@ -138,6 +141,11 @@ class JobKeys(Keys):
     def inflight(self) -> str:
         return f"{self.prefix}:inflight"
 
+    @property
+    def served(self) -> str:
+        """HASH uid → turn of the user's latest admission (fair-queue memory; see `_ADMIT`)."""
+        return f"{self.prefix}:q:served"
+
     def task(self, task_id: str) -> str:
         return f"{self.prefix}:task:{task_id}"
 
@@ -168,24 +176,41 @@ class JobKeys(Keys):
 
 
 
-# Admission: pop the next rid round-robin across users, if a slot is free.
-# KEYS: rr, inflight; ARGV: cap, now, user-queue prefix. Returns rid or nil.
+# Admission: pop the next rid, if a slot is free. Among users with queued work, the one
+# holding the fewest slots goes first, then the one served longest ago (never = first), then
+# queue order: a user whose burst filled every free slot before anyone else asked does not
+# also get the next slot ahead of users still waiting for their first
+# (tests/e2e/test_engine_scale.py). The turn of each user's latest admission is kept in the
+# `served` hash (one field per user, plus the '#turn' counter).
+# KEYS: rr, inflight, served; ARGV: cap, now, user-queue prefix, job-record prefix. Returns rid or nil.
 _ADMIT = """
 local cap = tonumber(ARGV[1])
 if redis.call('ZCARD', KEYS[2]) >= cap then return nil end
-local n = redis.call('LLEN', KEYS[1])
-for i = 1, n do
-  local uid = redis.call('LPOP', KEYS[1])
-  if not uid then return nil end
-  local q = ARGV[3] .. uid
-  local rid = redis.call('LPOP', q)
-  if redis.call('LLEN', q) > 0 then redis.call('RPUSH', KEYS[1], uid) end
-  if rid then
-    redis.call('ZADD', KEYS[2], ARGV[2], rid)
-    return rid
+local held = {}
+for _, r in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local u = redis.call('HGET', ARGV[4] .. r, 'user')
+  if u then held[u] = (held[u] or 0) + 1 end
+end
+local best, bheld, bturn = nil, 0, 0
+for _, uid in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  if redis.call('LLEN', ARGV[3] .. uid) == 0 then
+    redis.call('LREM', KEYS[1], 0, uid)
+  else
+    local h = held[uid] or 0
+    local t = tonumber(redis.call('HGET', KEYS[3], uid) or 0)
+    if best == nil or h < bheld or (h == bheld and t < bturn) then
+      best, bheld, bturn = uid, h, t
+    end
   end
 end
-return nil
+if not best then return nil end
+redis.call('LREM', KEYS[1], 0, best)
+local q = ARGV[3] .. best
+local rid = redis.call('LPOP', q)
+if redis.call('LLEN', q) > 0 then redis.call('RPUSH', KEYS[1], best) end
+redis.call('HSET', KEYS[3], best, redis.call('HINCRBY', KEYS[3], '#turn', 1))
+redis.call('ZADD', KEYS[2], ARGV[2], rid)
+return rid
 """
 
 # Enqueue once: only if the rid is not already queued/in flight.
@@ -199,6 +224,47 @@ return 1
 """
 
 
+# KEYS: job, active, recent; ARGV: ttl, score, rid, then the record's field/value pairs.
+_CREATE = """
+if redis.call('HEXISTS', KEYS[1], 'rid') == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+redis.call('LPUSH', KEYS[3], ARGV[3])
+redis.call('LTRIM', KEYS[3], 0, 49)
+redis.call('EXPIRE', KEYS[3], ARGV[1])
+return 1
+"""
+
+# Delete KEYS[1] only if it still holds one of ARGV (identities of a killed predecessor).
+_RELEASE_IF_HELD_BY = """
+local v = redis.call('GET', KEYS[1])
+for i = 1, #ARGV do
+  if v == ARGV[i] then return redis.call('DEL', KEYS[1]) end
+end
+return 0
+"""
+
+_lease_identity = threading.local()
+
+
+def set_lease_identity(name: str | None) -> None:
+    """Give the calling thread a stable identity (a worker's consumer name) for leases.
+
+    Leases (and the create lock) taken by this thread then record that name, so that
+    a worker restarted under the same names after a SIGKILL can free what its
+    predecessor held (`JobStore.release_held_by`) instead of waiting for them to
+    expire (2 min for a start, 90 s for the create lock, during which every create
+    waits). Names must be unique among live processes: several workers on one host
+    need distinct `BOT_NODE`s.
+    """
+    _lease_identity.name = name
+
+
+def lease_identity() -> str | None:
+    return cast(str | None, getattr(_lease_identity, "name", None))
+
+
 class JobStore:
     """All reads and writes of job state. Every method is safe to repeat."""
 
@@ -210,20 +276,16 @@ class JobStore:
 
     # --- records -----------------------------------------------------------------
     def create(self, job: Job) -> bool:
-        """Store a new job unless one with this rid exists (redelivery). True if created."""
-        key = self.keys.job(job.rid)
-        if not self.r.hsetnx(key, "rid", job.rid):
-            return False
-        pipe = self.r.pipeline()
-        pipe.hset(key, mapping=job.to_hash())  # type: ignore[arg-type]
-        pipe.expire(key, JOB_TTL)
-        pipe.zadd(self.keys.active, {job.rid: job.accepted_at or time.time()})
-        recent = self.keys.recent(job.chat_id, job.user)
-        pipe.lpush(recent, job.rid)
-        pipe.ltrim(recent, 0, 49)
-        pipe.expire(recent, JOB_TTL)
-        pipe.execute()
-        return True
+        """Store a new job unless one with this rid exists (redelivery). True if created.
+
+        One script, all or nothing: claiming the rid (HSETNX) and writing the record in two
+        steps left, after a SIGKILL in between, a hash holding only `rid` that no reader could
+        load, and the request was lost.
+        """
+        fields = [x for kv in job.to_hash().items() for x in kv]
+        keys = [self.keys.job(job.rid), self.keys.active, self.keys.recent(job.chat_id, job.user)]
+        return bool(self.r.eval(_CREATE, len(keys), *keys, JOB_TTL, job.accepted_at or time.time(), job.rid,
+                                *fields))
 
     def get(self, rid: str) -> Job | None:
         data = cast(dict[str, str], self.r.hgetall(self.keys.job(rid)))
@@ -270,9 +332,10 @@ class JobStore:
                                   args=[rid, uid]))
 
     def admit(self, cap: int) -> str | None:
-        """Take the next queued rid (round-robin across users) if fewer than `cap` are in flight."""
-        rid = self._admit(keys=[self.keys.rr, self.keys.inflight],
-                          args=[cap, time.time(), self.keys.user_queue("")])
+        """Take the next queued rid if fewer than `cap` are in flight: users holding fewer slots
+        first, then the one served longest ago (round-robin across users)."""
+        rid = self._admit(keys=[self.keys.rr, self.keys.inflight, self.keys.served],
+                          args=[cap, time.time(), self.keys.user_queue(""), self.keys.job("")])
         return cast(str | None, rid)
 
     def release(self, rid: str) -> None:
@@ -311,7 +374,16 @@ class JobStore:
         self.r.set(self.keys.sent(rid), what, ex=DELIVERED_TTL)
 
     def take_lease(self, name: str, rid: str, seconds: float, owner: str) -> bool:
+        owner = lease_identity() or owner  # a worker thread's stable name (see set_lease_identity)
         return bool(self.r.set(self.keys.lease(name, rid), owner, nx=True, px=int(seconds * 1000)))
+
+    def release_held_by(self, owners: list[str]) -> int:
+        """Free the leases and the create lock held under `owners`: the stable names of a worker
+        that was killed and is starting again, so nothing alive holds them. Returns how many."""
+        if not owners:
+            return 0
+        keys = [*self.r.scan_iter(match=f"{self.keys.prefix}:lease:*", count=1000), self.keys.create_lock]
+        return sum(int(cast(int, self.r.eval(_RELEASE_IF_HELD_BY, 1, key, *owners))) for key in keys)
 
     def drop_lease(self, name: str, rid: str) -> None:
         self.r.delete(self.keys.lease(name, rid))

@@ -10,7 +10,7 @@ is only re-watched, a job that fails posts one explanation (reply `uuid`).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from bot import ark_errors, catalogue, i18n
 from bot.cards import CardView, job_card
@@ -48,6 +48,8 @@ def admit_and_start(engine: Engine, *, limit: int = 50) -> int:
             break
         start(engine, rid)
         started += 1
+    if started:
+        refresh_queued_cards(engine)
     return started
 
 
@@ -158,19 +160,28 @@ def cancel_finished(engine: Engine, job: Job) -> None:
 
     quota.release(engine, job)
     refresh_card(engine, job.rid, force=True)
+    refresh_queued_cards(engine)  # the jobs behind it moved up
 
 
 def card_view(engine: Engine, job: Job, *, error: tuple[str, str] | None = None) -> CardView:
     spec = spec_from_json(job.spec)
     info = catalogue.get(job.model or spec.model or "")
+    extra = job.extra_dict()
+    prompt = spec.prompt or str(extra.get("prompt") or "")
+    ratio = job.ratio or spec.ratio or ""
+    duration = job.duration or spec.duration or 0
+    if spec.draft_task_id and job.parent_rid and not (ratio and duration):
+        # A final reuses its draft's ratio and duration (ark-api.md §2.2): show them from the start.
+        draft = engine.store.get(job.parent_rid)
+        if draft is not None:
+            ratio, duration = ratio or draft.ratio, duration or draft.duration
     expected = 0.0
     if info is not None:
-        expected = info.expected_seconds(job.resolution or spec.resolution or "720p",
-                                         job.duration or spec.duration or 5)
+        expected = info.expected_seconds(job.resolution or spec.resolution or "720p", duration or 5)
     state = job.state
     actions: list[str] = []
     if state in (JobState.QUEUED, JobState.STARTING, JobState.SUBMITTED):
-        actions = ["cancel"]
+        actions = [] if job.cancel_requested else ["cancel"]  # already cancelled: the note says why
     elif state == JobState.DONE and job.kind == "draft":
         state = "draft_done"
         actions = ["approve_720p", "approve_1080p", "reroll", "discard"]
@@ -178,7 +189,6 @@ def card_view(engine: Engine, job: Job, *, error: tuple[str, str] | None = None)
         actions = ["reroll", "extend"]
     elif state == JobState.FAILED:
         actions = ["reroll"]
-    extra = job.extra_dict()
     if extra.get("card_state"):
         state = str(extra["card_state"])
         actions = list(extra.get("card_actions", []))
@@ -188,9 +198,8 @@ def card_view(engine: Engine, job: Job, *, error: tuple[str, str] | None = None)
         fix = ark_errors.explain(job.error_code, job.lang, job.error_message).fix
     return CardView(
         rid=job.rid, owner=job.user, lang=job.lang, state=state, kind=job.kind,
-        prompt=spec.prompt or "", model=job.model or spec.model or "",
-        resolution=job.resolution or spec.resolution or "", ratio=job.ratio or spec.ratio or "",
-        duration=job.duration or spec.duration or 0,
+        prompt=prompt, model=job.model or spec.model or "",
+        resolution=job.resolution or spec.resolution or "", ratio=ratio, duration=duration,
         position=engine.store.queue_position(job.rid, job.user) if job.state == JobState.QUEUED else 0,
         elapsed=(engine.clock() - started) / max(engine.settings.expected_time_factor, 1e-9) if started else 0,
         expected=expected, task_id=job.task_id, seed=job.seed if job.task_id else None, tokens=job.tokens,
@@ -211,7 +220,8 @@ def refresh_card(engine: Engine, rid: str, *, force: bool = False, error: tuple[
     now = engine.clock()
     if not force and now - job.card_patched_at < PATCH_MIN_GAP:
         return
-    card = job_card(card_view(engine, job, error=error))
+    view = card_view(engine, job, error=error)
+    card = job_card(view)
     try:
         if job.card_id:
             engine.feishu.patch_card(job.card_id, card)
@@ -221,5 +231,38 @@ def refresh_card(engine: Engine, rid: str, *, force: bool = False, error: tuple[
             engine.store.update(rid, card_id=sent.message_id)
             engine.store.index_message(sent.message_id, rid)
         engine.store.update(rid, card_patched_at=now)
+        shown = _shown_positions_key(engine)
+        if view.position:
+            engine.redis.hset(shown, rid, str(view.position))
+        else:
+            engine.redis.hdel(shown, rid)
     except FeishuError as exc:
         log.warning("card update for %s failed: %s (log_id %s)", rid, exc.msg, exc.log_id)
+
+
+QUEUE_CARDS_REFRESHED = 10  # the first queued jobs whose card position is kept current
+
+
+def _shown_positions_key(engine: Engine) -> str:
+    """HASH rid → the queue position its card shows (so only cards that changed are patched)."""
+    return f"{engine.settings.redis_prefix}:cardpos"
+
+
+def refresh_queued_cards(engine: Engine, *, limit: int = QUEUE_CARDS_REFRESHED) -> None:
+    """After admissions or a cancel, patch the queued cards whose position in the queue changed.
+
+    Nothing else touches a queued card until its job starts, so without this a card would keep
+    saying "position 3" while the jobs ahead of it finish. One patch per change of position.
+    """
+    store = engine.store
+    r = engine.redis
+    shown = _shown_positions_key(engine)
+    looked = 0
+    for uid in cast(list[str], r.lrange(store.keys.rr, 0, -1)):
+        for rid in cast(list[str], r.lrange(store.keys.user_queue(uid), 0, limit - 1)):
+            if looked >= limit:
+                return
+            looked += 1
+            position = store.queue_position(rid, uid)
+            if position and str(position) != (r.hget(shown, rid) or ""):
+                refresh_card(engine, rid, force=True)

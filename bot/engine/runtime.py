@@ -44,6 +44,8 @@ def build_engine(settings: Settings, r: redis.Redis) -> Engine:
     ark = ArkClient(settings.ark_base_url, settings.require_ark_key(), timeout=settings.ark_timeout)
     feishu = FeishuClient.from_settings(settings)
     engine = Engine(settings=settings, redis=r, ark=ark, feishu=feishu)
+    if settings.bot_node:
+        engine.node = settings.bot_node
     set_current(engine)
     return engine
 
@@ -63,7 +65,12 @@ def run_roles(settings: Settings, *, web: bool, worker: bool, scheduler: bool,
               worker_threads: int = 4, ready: Callable[[], None] | None = None) -> None:
     """Run the chosen roles in this process until SIGTERM/SIGINT."""
     r, embedded = connect_redis(settings)
-    engine = build_engine(settings, r)
+    try:
+        engine = build_engine(settings, r)
+    except BaseException:
+        if embedded is not None:  # don't leave the server we just started behind
+            embedded.stop()
+        raise
     stop = threading.Event()
     parts: list[Any] = []
     server = None

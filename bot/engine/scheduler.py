@@ -158,7 +158,8 @@ class SchedulerRole:
                 for entry_id, fields in entries:
                     rid = fields.get("rid", "")
                     if rid:
-                        watch.on_watch_entry(self.engine, sched, rid, fields.get("reason", "created"))
+                        watch.on_watch_entry(self.engine, sched, rid, fields.get("reason", "created"),
+                                             fields.get("status", ""))
                     r.xack(stream, GROUP, entry_id)
             except redis.RedisError as exc:
                 log.warning("scheduler: watch stream read failed: %s", exc)

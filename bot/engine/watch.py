@@ -51,14 +51,20 @@ def schedule_check(scheduler: Any, rid: str, delay: float) -> None:
                       replace_existing=True, misfire_grace_time=None, coalesce=True)
 
 
-def on_watch_entry(engine: Engine, scheduler: Any, rid: str, reason: str) -> None:
+def on_watch_entry(engine: Engine, scheduler: Any, rid: str, reason: str, status: str = "") -> None:
     """A hint from the worker (task created) or from Ark (callback): plan the next look."""
     job = engine.store.get(rid)
     if job is None or job.job_state.terminal or not job.task_id:
         return
     if reason == "callback":
-        schedule_check(scheduler, rid, 0)
-        return
+        if status not in ("queued", "running"):
+            schedule_check(scheduler, rid, 0)
+            return
+        if scheduler.get_job(check_id(rid)) is not None:
+            # Ark claims nothing has ended: the planned (safety) look stands. Looking now would
+            # cost a GET per status change and learn nothing (bench/detection.py).
+            return
+        # Not planned yet (the callback beat the worker's "created" hint): plan the first look.
     expected = expected_seconds(engine, rid)
     elapsed = engine.clock() - (job.submitted_at or engine.clock())
     schedule_check(scheduler, rid, engine.policy.first_delay(expected) - elapsed)
@@ -94,10 +100,13 @@ def check_task(rid: str) -> None:
         engine.emit(store.keys.inbox, kind="admit", payload="{}")
         log.info("task %s of %s ended %s", job.task_id, rid, task.status)
         return
-    fields: dict[str, Any] = {"task_status": task.status}
+    fields: dict[str, Any] = {"task_status": task.status, "looked_at": now}
     if task.status == "running" and not job.running_at:
-        fields["running_at"] = now
-        job.running_at = now
+        # Ark does not say when a task started running, only that it was not running at our
+        # previous look (or before submission): date the start there. Dating it `now` made the
+        # next look wait a whole expected time more (bench/detection.py: ~5x the expected delay).
+        job.running_at = job.looked_at or job.submitted_at or now
+        fields["running_at"] = job.running_at
     looks = int(job.extra_dict().get("looks_after", 0))
     expected = expected_seconds(engine, rid) * engine.settings.expected_time_factor
     running_for = (now - job.running_at) if job.running_at else None

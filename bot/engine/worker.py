@@ -21,6 +21,7 @@ import redis
 
 from bot.engine import delivery, lifecycle
 from bot.engine.context import Engine
+from bot.engine.jobs import set_lease_identity
 from bot.redis_conn import read_group
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,12 @@ class WorkerRole:
                 r.xgroup_create(stream, GROUP, id="0", mkstream=True)
             except redis.ResponseError:
                 pass
+        # Our consumer names are stable: leases still held under them were left by our killed
+        # predecessor, whose pending entries we are about to replay. Free them, or the replay
+        # would skip that work until the leases expire.
+        freed = self.engine.store.release_held_by([f"{self.name}-{i}" for i in range(self.threads)])
+        if freed:
+            log.warning("worker %s: freed %d lease(s) left by a killed predecessor", self.name, freed)
         for i in range(self.threads):
             t = threading.Thread(target=self._loop, args=(f"{self.name}-{i}",), name=f"worker-{i}", daemon=True)
             t.start()
@@ -75,10 +82,17 @@ class WorkerRole:
 
     def _loop(self, consumer: str) -> None:
         r = self.engine.redis
+        set_lease_identity(consumer)  # leases record our stable name (see start)
         backlog = True  # first finish what this consumer had in hand before a crash
         last_claim = 0.0
+        outage = False
         while not self.stop_event.is_set():
             try:
+                if outage:
+                    # Redis went away under a handler: leases it could not drop are still held under
+                    # our name, and would hold up the retry of that very work until they expire.
+                    self.engine.store.release_held_by([consumer])
+                    outage = False
                 if backlog:
                     resp = read_group(r, GROUP, consumer, {s: "0" for s in self.streams}, count=10)
                     if not any(entries for _, entries in resp or []):
@@ -87,7 +101,9 @@ class WorkerRole:
                 else:
                     if time.monotonic() - last_claim > 10:
                         last_claim = time.monotonic()
-                        self._claim_stale(consumer)
+                        if self._claim_stale(consumer):
+                            backlog = True  # claimed entries are now in our PEL: handle them
+                            continue
                     resp = read_group(r, GROUP, consumer, {s: ">" for s in self.streams}, count=1, block=500)
                 for stream, entries in resp or []:
                     for entry_id, fields in entries:
@@ -97,14 +113,21 @@ class WorkerRole:
             except redis.RedisError as exc:
                 log.warning("worker %s: Redis error: %s", consumer, exc)
                 self.stop_event.wait(1.0)
+                if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+                    outage = backlog = True  # then redo the interrupted entries (still pending, ours)
 
-    def _claim_stale(self, consumer: str) -> None:
+    def _claim_stale(self, consumer: str) -> bool:
+        """Take over entries idle in other (dead) consumers' PELs; True if any were claimed."""
         r = self.engine.redis
+        claimed = False
         for stream in self.streams:
             try:
-                r.xautoclaim(stream, GROUP, consumer, min_idle_time=CLAIM_IDLE_MS, start_id="0-0", count=10)
+                resp = r.xautoclaim(stream, GROUP, consumer, min_idle_time=CLAIM_IDLE_MS, start_id="0-0",
+                                    count=10)
             except redis.ResponseError:
-                pass
+                continue
+            claimed = claimed or bool(resp and len(resp) > 1 and resp[1])
+        return claimed
 
     def _handle(self, consumer: str, stream: str, entry_id: str, fields: dict[str, str]) -> None:
         r = self.engine.redis
@@ -115,6 +138,8 @@ class WorkerRole:
             self.busy += 1
         try:
             self.dispatch(stream, fields)
+        except (redis.ConnectionError, redis.TimeoutError):
+            raise  # Redis is away, not the entry at fault: _loop waits, then redoes it
         except Exception as exc:
             attempts = self._attempts(stream, entry_id)
             log.exception("worker: entry %s of %s failed (attempt %d)", entry_id, stream, attempts)

@@ -123,8 +123,13 @@ class ArkSimulator:
         fetch_timeout: float = 5.0,
         tick: float = 0.05,
         verbose: bool = False,
+        wall_clock_timestamps: bool = False,
     ) -> None:
         self.api_key = api_key
+        # Report created_at/updated_at on the wall clock, as the real service does, instead of the
+        # sped-up service clock (which runs ahead of real time when speed > 1). The bot compares
+        # Ark's created_at with its own clock to adopt a task whose create was interrupted by a crash.
+        self.wall_clock_timestamps = wall_clock_timestamps
         self.error_rate = error_rate
         self.slow_rate = slow_rate
         self.slow_seconds = slow_seconds
@@ -453,7 +458,14 @@ class ArkSimulator:
             task = self.store.get(task_id)
             if task is None:
                 raise not_found("task_id", f"task {task_id}")
-            return _json(task.api())
+            return _json(self._task_api(task))
+
+    def _task_api(self, task: Task) -> dict[str, Any]:
+        out = task.api()
+        if self.wall_clock_timestamps:
+            out["created_at"] = int(self.clock.wall_at(task.created_at))
+            out["updated_at"] = int(self.clock.wall_at(task.updated_at))
+        return out
 
     def _list(self) -> Response:
         args = request.args
@@ -478,7 +490,7 @@ class ArkSimulator:
                 service_tier=args.get("filter.service_tier") or None,
             )
             start = (page["page_num"] - 1) * page["page_size"]
-            items = [t.api() for t in found[start:start + page["page_size"]]]
+            items = [self._task_api(t) for t in found[start:start + page["page_size"]]]
             return _json({"total": len(found), "items": items})
 
     def _delete(self, task_id: str) -> Response:

@@ -35,6 +35,8 @@ def register_cli(sim_app: typer.Typer) -> None:
         media_dir: Path | None = typer.Option(None, help="Where task media files are written."),
         callback_retry_delay: float = typer.Option(1.0, help="Real seconds between callback retries."),
         verbose: bool = typer.Option(False, help="Log every HTTP request."),
+        wall_clock_timestamps: bool = typer.Option(
+            False, help="Report created_at/updated_at on the wall clock, not the sped-up service clock."),
     ) -> None:
         """Run the BytePlus Ark video-task simulator in the foreground until SIGINT/SIGTERM."""
         from bot.sim.ark import ArkSimulator
@@ -44,6 +46,7 @@ def register_cli(sim_app: typer.Typer) -> None:
             slow_seconds=slow_seconds, concurrency=concurrency, queue_cap=queue_cap, url_ttl=url_ttl,
             media_dir=media_dir, rng_seed=seed, not_opened=frozenset(not_opened),
             callback_retry_delay=callback_retry_delay, rpm=rpm, verbose=verbose,
+            wall_clock_timestamps=wall_clock_timestamps,
         )
         run_foreground(sim, host, port)
 
