@@ -12,8 +12,10 @@ import os
 # Processes: WEB_CONCURRENCY (the Heroku/gunicorn convention) or 2; about one per core.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
-# Threads per process: handlers mostly wait on Redis for well under a millisecond.
-threads = 8
+# Threads per process: handlers wait on Redis for well under a millisecond, but gthread ties a
+# thread to a new connection until its first request arrives; with only 8, a handful of idle
+# connections (scanners, TCP health checks) delayed real events by seconds (bench/README.md).
+threads = 32
 # A request that takes 30 s is a bug (the budget is 3 s); the arbiter kills the worker.
 timeout = 30
 # SIGTERM: stop accepting, finish in-flight requests for up to this long, then exit.

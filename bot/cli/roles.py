@@ -21,7 +21,7 @@ GUNICORN_CONF = Path(__file__).resolve().parents[2] / "deploy" / "gunicorn.conf.
 """Default gunicorn settings; used when present (a source checkout or an image that copies deploy/)."""
 
 FALLBACK_GUNICORN: dict[str, Any] = {
-    "workers": 2, "worker_class": "gthread", "threads": 8, "timeout": 30,
+    "workers": 2, "worker_class": "gthread", "threads": 32, "timeout": 30,
     "graceful_timeout": 20, "keepalive": 5, "preload_app": True,
 }
 """The same defaults, for an install without deploy/ on disk."""
@@ -65,7 +65,7 @@ def serve_wsgi(app: Callable[..., Any], options: dict[str, Any]) -> None:
 def web(
     port: int | None = typer.Option(None, help="Listen port (default: BOT_PORT, 8000)."),
     workers: int | None = typer.Option(None, help="Processes (default: WEB_CONCURRENCY or 2)."),
-    threads: int | None = typer.Option(None, help="Threads per process (default 8)."),
+    threads: int | None = typer.Option(None, help="Threads per process (default 32)."),
     config: Path | None = typer.Option(None, help="Gunicorn config file (default deploy/gunicorn.conf.py)."),
 ) -> None:
     """Serve the Feishu webhook and Ark callback on 0.0.0.0:BOT_PORT (gunicorn, gthread).
