@@ -103,7 +103,7 @@ def extend(ctx: ChatContext, job: Job, prompt: str | None, changes: dict[str, ob
     return None
 
 
-def _target_job(ctx: ChatContext, target: str | None, reply_to: str | None) -> Job | None:
+def find_job(ctx: ChatContext, target: str | None, reply_to: str | None) -> Job | None:
     """A job by task id, by the message replied to, or the caller's latest in this chat."""
     store = ctx.engine.store
     if target:
@@ -118,7 +118,7 @@ def _target_job(ctx: ChatContext, target: str | None, reply_to: str | None) -> J
 
 
 def on_cancel_command(ctx: ChatContext, command: cmds.CancelCommand) -> None:
-    job = _target_job(ctx, command.target, command.reply_to)
+    job = find_job(ctx, command.target, command.reply_to)
     if job is None:
         ctx.reply_code("no_job_found", purpose="cancel-none")
         return
@@ -129,7 +129,7 @@ def on_cancel_command(ctx: ChatContext, command: cmds.CancelCommand) -> None:
 
 
 def on_extend_command(ctx: ChatContext, command: cmds.ExtendCommand) -> None:
-    job = _target_job(ctx, None, command.reply_to)
+    job = find_job(ctx, None, command.reply_to)
     if job is None or (job.kind == "draft" and job.job_state != JobState.DONE):
         ctx.reply_code("no_job_found", purpose="extend-none")
         return

@@ -7,7 +7,7 @@ from bot.cards import job_card, text_card
 from bot.engine import quota
 from bot.engine.lifecycle import card_view
 from bot.parsing import commands as cmds
-from handlers.actions import _target_job
+from handlers.actions import find_job
 from handlers.context import ChatContext
 
 _STATE_WORDS = {
@@ -18,7 +18,7 @@ _STATE_WORDS = {
 
 
 def on_status(ctx: ChatContext, command: cmds.StatusCommand) -> None:
-    job = _target_job(ctx, command.target, command.reply_to)
+    job = find_job(ctx, command.target, command.reply_to)
     if job is None:
         ctx.reply_code("no_job_found", purpose="status-none")
         return

@@ -7,7 +7,7 @@ chat's, overridden by the user's, overridden by the flags in the message.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from bot import catalogue, i18n
 from bot.cards import text_card
@@ -18,12 +18,8 @@ from handlers.context import ChatContext
 KEYS = ("model", "ratio", "duration", "resolution", "audio", "flex", "watermark", "lang")
 
 
-def _key(engine: Engine, scope: str, ident: str) -> str:
-    return f"{engine.settings.redis_prefix}:settings:{scope}:{ident}"
-
-
 def stored(engine: Engine, scope: str, ident: str) -> dict[str, str]:
-    return cast(dict[str, str], engine.redis.hgetall(_key(engine, scope, ident)))
+    return engine.store.prefs(scope, ident)
 
 
 def effective(engine: Engine, chat_id: str, user: str) -> dict[str, Any]:
@@ -54,14 +50,9 @@ def on_settings(ctx: ChatContext, command: cmds.SettingsCommand) -> None:
     if scope == "chat" and not (ctx.is_admin or ctx.chat_type == "p2p"):
         ctx.reply_code("settings_chat_admin_only", purpose="settings-denied")
         return
-    key = _key(engine, scope, ident)
-    if command.reset and not command.changes:
-        engine.redis.delete(key)
-    for name, value in command.changes.items():
-        if value is None:
-            engine.redis.hdel(key, name)
-        else:
-            engine.redis.hset(key, name, _render(value))
+    engine.store.set_prefs(scope, ident,
+                           {k: None if v is None else _render(v) for k, v in command.changes.items()},
+                           reset=command.reset and not command.changes)
     show(ctx, changed=bool(command.changes or command.reset), scope=scope)
 
 

@@ -123,11 +123,7 @@ def _submit(ctx: ChatContext, *, rid: str, kind: str, spec: VideoSpec, parent_ri
         # /list and `/cancel` without an argument (instead of the job holding the slot), and a
         # button pressed again once the quota allows (Approve, Reroll, Extend derive the same
         # rid) would find it and silently do nothing.
-        pipe = store.r.pipeline()
-        pipe.delete(store.keys.job(rid))
-        pipe.zrem(store.keys.active, rid)
-        pipe.lrem(store.keys.recent(ctx.chat_id, ctx.user), 0, rid)
-        pipe.execute()
+        store.discard(job)
         ctx.reply_code(refusal, purpose=f"quota-{rid}", running=status.running, max=status.max_running,
                        used=status.used_seconds, limit=status.daily_seconds)
         return None

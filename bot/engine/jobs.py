@@ -11,6 +11,7 @@ writers are idempotent so that a redelivered stream entry can replay any step.
     {p}:task:{task_id}   STRING rid of an Ark task (also the set of task ids we know)
     {p}:sent:{rid}       STRING delivered-marker (the video or failure reply was posted)
     {p}:recent:{chat}:{uid} LIST most recent rids of a user in a chat (for /status etc.)
+    {p}:settings:{scope}:{id} HASH /settings defaults of a user or a chat
     {p}:bymsg:{message_id} STRING rid of the job a bot message (card, video) belongs to
 """
 
@@ -155,6 +156,10 @@ class JobKeys(Keys):
     def recent(self, chat_id: str, uid: str) -> str:
         return f"{self.prefix}:recent:{chat_id}:{uid}"
 
+    def prefs(self, scope: str, ident: str) -> str:
+        """HASH of /settings defaults; scope is "user" (open_id) or "chat" (chat_id)."""
+        return f"{self.prefix}:settings:{scope}:{ident}"
+
     def by_message(self, message_id: str) -> str:
         return f"{self.prefix}:bymsg:{message_id}"
 
@@ -286,6 +291,31 @@ class JobStore:
         keys = [self.keys.job(job.rid), self.keys.active, self.keys.recent(job.chat_id, job.user)]
         return bool(self.r.eval(_CREATE, len(keys), *keys, JOB_TTL, job.accepted_at or time.time(), job.rid,
                                 *fields))
+
+    def discard(self, job: Job) -> None:
+        """Forget a job that was refused before it was queued (e.g. over quota): no trace left."""
+        pipe = self.r.pipeline()
+        pipe.delete(self.keys.job(job.rid))
+        pipe.zrem(self.keys.active, job.rid)
+        pipe.lrem(self.keys.recent(job.chat_id, job.user), 0, job.rid)
+        pipe.execute()
+
+    # --- user and chat defaults (/settings) -------------------------------------------
+    def prefs(self, scope: str, ident: str) -> dict[str, str]:
+        return cast(dict[str, str], self.r.hgetall(self.keys.prefs(scope, ident)))
+
+    def set_prefs(self, scope: str, ident: str, changes: dict[str, str | None], *, reset: bool = False) -> None:
+        """Apply /settings changes; a None value removes that key, `reset` removes them all first."""
+        key = self.keys.prefs(scope, ident)
+        pipe = self.r.pipeline()
+        if reset:
+            pipe.delete(key)
+        for name, value in changes.items():
+            if value is None:
+                pipe.hdel(key, name)
+            else:
+                pipe.hset(key, name, value)
+        pipe.execute()
 
     def get(self, rid: str) -> Job | None:
         data = cast(dict[str, str], self.r.hgetall(self.keys.job(rid)))
