@@ -323,6 +323,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "I couldn't find that job. Use /list to see your recent jobs, or give a task id (cgt-…).",
         "没有找到该任务。用 /list 查看最近的任务，或提供任务 ID（cgt-…）。",
     ),
+    "message_failed": (
+        "Sorry, something went wrong while handling this message, and nothing was created. Please send it again.",
+        "抱歉，处理这条消息时出错了，没有创建任何任务。请重新发送。",
+    ),
     "settings_chat_admin_only": (
         "Only an admin can change this chat's defaults. Your own defaults: `/settings ratio=9:16`.",
         "只有管理员可以修改本群默认设置。修改你自己的默认：`/settings ratio=9:16`。",

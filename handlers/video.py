@@ -17,7 +17,7 @@ from typing import Any
 
 from bot import catalogue
 from bot.engine import quota
-from bot.engine.jobs import Job, JobState
+from bot.engine.jobs import Job, JobState, message_rid
 from bot.engine.lifecycle import refresh_card
 from bot.errors import FeishuError, SpecError
 from bot.parsing import commands as cmds
@@ -35,7 +35,7 @@ def derived_rid(action: str, parent_rid: str) -> str:
 
 def on_video(ctx: ChatContext, cmd: cmds.VideoCommand, msg: IncomingMessage) -> None:
     """/video or /draft, with images of this message or, for a reply, of the parent message."""
-    rid = f"m-{msg.message_id}"
+    rid = message_rid(msg.message_id)
     if ctx.engine.store.get(rid) is not None:
         submit(ctx, rid=rid, kind="draft" if cmd.draft else "video", spec=cmd.spec)
         return

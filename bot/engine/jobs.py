@@ -33,6 +33,11 @@ DELIVERED_TTL = 7 * 86400
 JOB_TTL = 30 * 86400  # job records outlive Ark's 7-day task history, then go
 
 
+def message_rid(message_id: str) -> str:
+    """The request id of a job asked for by a chat message: redeliveries of it find the same job."""
+    return f"m-{message_id}"
+
+
 class JobState(StrEnum):
     """Where a request is. Terminal states: DONE, FAILED, CANCELLED."""
 

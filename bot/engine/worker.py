@@ -21,7 +21,7 @@ import redis
 
 from bot.engine import delivery, lifecycle
 from bot.engine.context import Engine
-from bot.engine.jobs import set_lease_identity
+from bot.engine.jobs import message_rid, set_lease_identity
 from bot.redis_conn import read_group
 
 log = logging.getLogger(__name__)
@@ -192,3 +192,21 @@ class WorkerRole:
                                    "", code="delivery_failed")
                 except Exception:
                     log.exception("could not report the failed delivery of %s", rid)
+        elif fields.get("kind") == "message":
+            self._apologise(fields)
+
+    def _apologise(self, fields: dict[str, str]) -> None:
+        """A chat message that kept failing still gets an answer, so nobody waits in silence."""
+        from bot import i18n
+        from bot.parsing.events import parse_message_event
+
+        try:
+            msg = parse_message_event(json.loads(fields.get("payload") or "{}"))
+            if msg is None or msg.from_bot or self.engine.store.get(message_rid(msg.message_id)) is not None:
+                return  # a job exists: reconcile carries it on, and its card speaks for it
+            lang = i18n.detect(msg.text)
+            self.engine.feishu.reply(msg.message_id, "text", {"text": i18n.t("message_failed", lang)},
+                                     reply_in_thread=bool(msg.thread_id) or msg.is_group,
+                                     uuid=f"err-{msg.message_id}"[:50])
+        except Exception:
+            log.exception("could not tell the user that their message failed")
