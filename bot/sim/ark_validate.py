@@ -14,7 +14,7 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import requests
 from PIL import Image
@@ -117,31 +117,26 @@ def strip_nulls(value: Any) -> Any:
     return value
 
 
-def _int(body: dict[str, Any], key: str) -> int | None:
+def _typed(body: dict[str, Any], key: str, kind: type, name: str) -> Any:
+    """body[key] if it has JSON type `kind` (bool is not an integer), None if absent, else a 400."""
     v = body.get(key)
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise invalid(key, f"expected an integer, got {v!r}")
+    if not isinstance(v, kind) or (kind is int and isinstance(v, bool)):
+        raise invalid(key, f"expected {name}, got {v!r}")
     return v
+
+
+def _int(body: dict[str, Any], key: str) -> int | None:
+    return cast(int | None, _typed(body, key, int, "an integer"))
 
 
 def _bool(body: dict[str, Any], key: str) -> bool | None:
-    v = body.get(key)
-    if v is None:
-        return None
-    if not isinstance(v, bool):
-        raise invalid(key, f"expected a boolean, got {v!r}")
-    return v
+    return cast(bool | None, _typed(body, key, bool, "a boolean"))
 
 
 def _str(body: dict[str, Any], key: str) -> str | None:
-    v = body.get(key)
-    if v is None:
-        return None
-    if not isinstance(v, str):
-        raise invalid(key, f"expected a string, got {v!r}")
-    return v
+    return cast(str | None, _typed(body, key, str, "a string"))
 
 
 def model_name(body: Any) -> str:
