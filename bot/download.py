@@ -78,7 +78,9 @@ def download_to_file(
                     "or the file no longer exists",
                 )
             if resp.status_code >= 400:
-                raise DownloadError("http", f"HTTP {resp.status_code} for {shown}")
+                # 5xx, 408 and 429 pass with time ("http"); other 4xx will not ("refused").
+                transient = resp.status_code >= 500 or resp.status_code in (408, 429)
+                raise DownloadError("http" if transient else "refused", f"HTTP {resp.status_code} for {shown}")
             declared = _content_length(resp)
             if declared is not None and declared > max_bytes:
                 raise DownloadError("too_large", f"{declared} bytes declared, limit {max_bytes}")

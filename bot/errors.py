@@ -87,7 +87,7 @@ class FeishuError(UpstreamError):
 
 
 class DownloadError(BotError):
-    """A download failed; `reason` is one of expired, too_large, timeout, http."""
+    """A download failed; `reason` is one of expired, too_large, timeout, http (may pass), refused (4xx)."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"download failed ({reason}){': ' + detail if detail else ''}")

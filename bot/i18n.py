@@ -248,8 +248,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     # --- jobs, delivery and chat actions (bot.engine, handlers) -----------------------------
     "image_fetch_failed": (
-        "I couldn't download your image from the chat ({detail}). Please send it again.",
-        "无法从聊天中下载你的图片（{detail}），请重新发送。",
+        "I couldn't download your image from the chat after several tries. Please send it again; nothing "
+        "was charged.",
+        "多次尝试后仍无法从聊天中下载你的图片，请重新发送；本次未扣费。",
     ),
     "parent_unreadable": (
         "I couldn't read the message you replied to. Send the photo again with `/video <prompt>` as its caption.",
@@ -279,13 +280,33 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This bot isn't enabled for this chat. Ask an admin to add it to the allowlist.",
         "此聊天尚未开通本机器人，请联系管理员加入白名单。",
     ),
-    "quota_concurrent": (
-        "You already have {running} videos in progress (limit {max}). Wait for one to finish, or /cancel one.",
-        "你已有 {running} 个视频在生成（上限 {max}）。请等待完成，或用 /cancel 取消一个。",
+    "quota_queue_full": (
+        "You already have {running} videos generating and {queued} waiting, the most one person may have "
+        "({max_running} generating + {max_queued} waiting). Wait for one to finish, or /cancel one.",
+        "你已有 {running} 个视频在生成、{queued} 个在排队，已达每人上限（生成 {max_running} 个 + 排队 {max_queued} 个）。"
+        "请等待完成，或用 /cancel 取消一个。",
     ),
     "quota_daily": (
-        "Today's video budget is used up ({used} of {limit} seconds). It resets at 00:00 UTC; see /quota.",
-        "今日视频额度已用完（{used}/{limit} 秒），将在 UTC 0 点重置；详见 /quota。",
+        "That would go over your daily video budget: {used} of {limit} seconds used today, and this request "
+        "needs up to {need} s. It resets at 00:00 UTC (in {hours} h {minutes} min); see /quota. Nothing was charged.",
+        "超出你的每日视频额度：今日已用 {used}/{limit} 秒，本次最多需要 {need} 秒。额度在 UTC 0 点重置"
+        "（{hours} 小时 {minutes} 分钟后），详见 /quota。本次未扣费。",
+    ),
+    "quota_total": (
+        "The team's daily video budget is used up: {used} of {limit} seconds today, and this request needs up "
+        "to {need} s. It resets at 00:00 UTC (in {hours} h {minutes} min). An admin can raise BOT_DAILY_SECONDS.",
+        "团队今日视频总额度已用完：今日已用 {used}/{limit} 秒，本次最多需要 {need} 秒。额度在 UTC 0 点重置"
+        "（{hours} 小时 {minutes} 分钟后）。管理员可调高 BOT_DAILY_SECONDS。",
+    ),
+    "busy_full": (
+        "I'm at capacity right now and can't take new videos. Please try again in a few minutes; nothing was "
+        "charged, and videos already on their way are not affected.",
+        "机器人当前已满负荷，暂时无法接收新的视频请求。请几分钟后再试；本次未扣费，正在生成的视频不受影响。",
+    ),
+    "start_failed": (
+        "Sorry, I couldn't start this video because of a problem on our side. Nothing was charged; please "
+        "send the request again.",
+        "抱歉，由于系统问题，这个视频没能开始生成。本次未扣费，请重新发送请求。",
     ),
     "approve_not_ready": (
         "The draft isn't finished yet; approve it once its video is here.",

@@ -11,18 +11,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.engine.context import Engine
+from bot.engine.engine import Engine
 from bot.parsing import commands as cmds
 from bot.parsing.events import parse_card_action, parse_message_event
 from handlers import actions, draft, info, settings, video
 from handlers.context import ChatContext
 
 log = logging.getLogger(__name__)
-
-
-def _allowed(engine: Engine, chat_id: str, user: str) -> bool:
-    allow = engine.settings.allowlist_ids
-    return not allow or chat_id in allow or user in allow or user in engine.settings.admin_ids
 
 
 def on_message(engine: Engine, payload: dict[str, Any]) -> None:
@@ -43,7 +38,7 @@ def on_message(engine: Engine, payload: dict[str, Any]) -> None:
                       # people's cards and videos never interleave in the main chat.
                       in_thread=bool(msg.thread_id) or msg.is_group,
                       chat_type=msg.chat_type)
-    if not _allowed(engine, msg.chat_id, msg.sender_open_id):
+    if not engine.is_allowed(msg.chat_id, msg.sender_open_id):
         ctx.reply_code("not_allowed", purpose="not-allowed")
         return
     if isinstance(result, cmds.Reply):
@@ -78,21 +73,31 @@ def route(ctx: ChatContext, command: Any, msg: Any) -> None:
 
 
 def on_card(engine: Engine, payload: dict[str, Any]) -> None:
-    """A `card.action.trigger` callback from the inbox (already permission-checked by the webhook)."""
+    """A `card.action.trigger` callback from the inbox.
+
+    The webhook already refused strangers with a toast; this checks again against the job
+    itself: the button's card must be in the job's chat, the presser must be its requester
+    (or an admin) and on the allowlist — a forged or replayed value acts on nothing.
+    """
     action = parse_card_action(payload)
     value = action.value
     name = str(value.get("a") or value.get("action") or "")
     rid = str(value.get("rid") or "")
-    job = ctx_job = engine.store.get(rid) if rid else None
-    if job is None or ctx_job is None:
+    job = engine.records.get(rid) if rid else None
+    if job is None:
         log.info("card action %s for unknown job %s", name, rid)
         return
     operator = action.operator_open_id
-    if operator != job.user and operator not in engine.settings.admin_ids:
-        return  # the webhook already refused it with a toast
+    if action.open_chat_id and action.open_chat_id != job.chat_id:
+        log.warning("card action %s on %s from another chat; ignored", name, rid)
+        return
+    if not engine.is_allowed(job.chat_id, operator):
+        return
     ctx = ChatContext(engine, message_id=job.reply_to, chat_id=job.chat_id, user=operator,
                       lang=str(value.get("lang") or job.lang), in_thread=bool(job.in_thread),
                       chat_type=job.chat_type)
+    if not ctx.may_act_on(job):
+        return
     if name.startswith("approve_"):
         draft.approve(ctx, job, name.split("_", 1)[1])
     elif name == "discard":

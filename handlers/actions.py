@@ -10,15 +10,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from bot import catalogue
-from bot.engine import quota
-from bot.engine.jobs import Job, JobState
-from bot.engine.lifecycle import cancel_finished, refresh_card
-from bot.errors import ArkError
+from bot.cards import tr
+from bot.engine.lifecycle import cancel_at_ark
+from bot.engine.live_card import refresh_card, refresh_queued_cards
 from bot.parsing import commands as cmds
 from bot.spec import ImageInput, spec_from_json
+from bot.store.jobs import Job, JobState
+from bot.store.quotas import CancelOutcome
 from handlers import video
 from handlers.context import ChatContext
 
@@ -28,34 +30,25 @@ LAST_FRAME_TTL = 86400  # Ark's URLs live 24 h
 
 
 def cancel(ctx: ChatContext, job: Job) -> None:
-    store = ctx.engine.store
-    state = job.job_state
-    if state.terminal or state == JobState.FINISHED:
+    """Cancel, settled atomically against the start: a job whose create has not begun is cancelled
+    outright (nothing is created); a queued Ark task is deleted; a running one finishes unposted."""
+    engine = ctx.engine
+    outcome = engine.budgets.cancel(job, now=engine.clock())
+    if outcome == CancelOutcome.TOO_LATE or outcome == CancelOutcome.GONE:
         ctx.reply_code("cancel_too_late", purpose=f"cancel-late-{job.rid}")
         return
-    if state == JobState.QUEUED and store.dequeue(job.rid, job.user):
-        cancel_finished(ctx.engine, job)
+    if outcome == CancelOutcome.CANCELLED:
+        refresh_card(engine, job.rid, force=True)
+        refresh_queued_cards(engine)
         return
-    if job.task_id:
-        try:
-            task = ctx.engine.ark.get(job.task_id)
-            if task.status == "queued":
-                ctx.engine.ark.delete(job.task_id)
-                store.release(job.rid)
-                cancel_finished(ctx.engine, job)
-                return
-        except ArkError as exc:
-            log.info("cancel of %s at Ark failed: %s", job.rid, exc)
-    # Running at Ark (or starting): it can't be stopped; make sure nothing is posted.
-    store.update(job.rid, cancel_requested=1)
-    extra = job.extra_dict()
-    from bot.cards import tr
-
-    extra["card_note"] = tr("running_cancel_note", job.lang)
-    import json
-
-    store.update(job.rid, extra=json.dumps(extra))
-    refresh_card(ctx.engine, job.rid, force=True)
+    fresh = engine.records.get(job.rid) or job
+    if fresh.task_id and cancel_at_ark(engine, fresh):
+        return
+    # Running at Ark (or its create is under way): it can't be stopped; nothing will be posted.
+    extra = fresh.extra_dict()
+    extra["card_note"] = tr("running_cancel_note", fresh.lang)
+    engine.records.update(job.rid, extra=json.dumps(extra))
+    refresh_card(engine, job.rid, force=True)
     ctx.reply_code("cancel_running", purpose=f"cancel-running-{job.rid}")
 
 
@@ -66,7 +59,7 @@ def reroll(ctx: ChatContext, job: Job) -> Job | None:
     if spec.draft_task_id:
         # A final reuses its draft's seed: rendering the draft again would give the same video.
         # Make the draft's own request at the final's resolution, with a new seed, instead.
-        draft = ctx.engine.store.get(job.parent_rid) if job.parent_rid else None
+        draft = ctx.engine.records.get(job.parent_rid) if job.parent_rid else None
         if draft is None:
             ctx.reply_code("no_job_found", purpose=f"reroll-none-{job.rid}")
             return None
@@ -97,24 +90,28 @@ def extend(ctx: ChatContext, job: Job, prompt: str | None, changes: dict[str, ob
         images=(ImageInput(job.last_frame_url, "first_frame"),), ratio="adaptive", seed=None,
         **{k: v for k, v in (changes or {}).items() if k in ("duration", "resolution", "generate_audio")},
     )
-    if quota.is_admin(ctx.engine, ctx.user) or job.user == ctx.user:
+    if ctx.may_act_on(job):
         return video.submit(ctx, rid=video.derived_rid("e", job.rid + (prompt or "")), kind="extend", spec=spec,
                             parent_rid=job.rid)
     return None
 
 
 def find_job(ctx: ChatContext, target: str | None, reply_to: str | None) -> Job | None:
-    """A job by task id, by the message replied to, or the caller's latest in this chat."""
-    store = ctx.engine.store
+    """A job by task id (or request id), by the message replied to, or the caller's latest in
+    this chat — only among the jobs the caller may see (`ChatContext.may_see`): a stranger's
+    task id gets exactly the answer an unknown one gets."""
+    records = ctx.engine.records
+    job: Job | None = None
     if target:
-        rid = store.rid_for_task(target) or (target if store.get(target) else None)
-        return store.get(rid) if rid else None
-    if reply_to:
-        rid = store.rid_for_message(reply_to)
-        if rid:
-            return store.get(str(rid))
-    recent = store.recent(ctx.chat_id, ctx.user, 1)
-    return store.get(recent[0]) if recent else None
+        rid = records.rid_for_task(target) or target
+        job = records.get(rid)
+    elif reply_to:
+        by_message = records.rid_for_message(reply_to)
+        job = records.get(by_message) if by_message else None
+    else:
+        recent = records.recent(ctx.chat_id, ctx.user, 1)
+        job = records.get(recent[0]) if recent else None
+    return job if job is not None and ctx.may_see(job) else None
 
 
 def on_cancel_command(ctx: ChatContext, command: cmds.CancelCommand) -> None:
@@ -122,7 +119,7 @@ def on_cancel_command(ctx: ChatContext, command: cmds.CancelCommand) -> None:
     if job is None:
         ctx.reply_code("no_job_found", purpose="cancel-none")
         return
-    if job.user != ctx.user and not ctx.is_admin:
+    if not ctx.may_act_on(job):
         ctx.reply_code("not_your_job", purpose=f"cancel-owner-{job.rid}")
         return
     cancel(ctx, job)

@@ -13,7 +13,8 @@ from typing import Any
 
 from bot import i18n
 from bot.cards import text_card
-from bot.engine.context import Engine
+from bot.engine.engine import Engine
+from bot.store.jobs import Job
 
 
 @dataclass
@@ -48,4 +49,17 @@ class ChatContext:
 
     @property
     def is_admin(self) -> bool:
-        return self.user in self.engine.settings.admin_ids
+        return self.engine.is_admin(self.user)
+
+    def may_see(self, job: Job) -> bool:
+        """A job is visible in the chat it was asked in (a direct chat: only to its requester);
+        admins see every job. Anything else answers exactly as an unknown id would."""
+        if self.is_admin:
+            return True
+        if job.chat_id != self.chat_id:
+            return False
+        return job.chat_type != "p2p" or job.user == self.user
+
+    def may_act_on(self, job: Job) -> bool:
+        """Only the requester (or an admin) may press a job's buttons or cancel it."""
+        return self.may_see(job) and (job.user == self.user or self.is_admin)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import logging
 
-from bot.engine.jobs import Job, JobState
-from bot.engine.lifecycle import refresh_card
+from bot.engine.live_card import refresh_card
 from bot.parsing import commands as cmds
 from bot.spec import VideoSpec, spec_from_json
+from bot.store.jobs import Job, JobState
 from handlers import video
 from handlers.context import ChatContext
 
@@ -27,7 +27,7 @@ DRAFT_KEPT_SECONDS = 7 * 86400  # Ark keeps task history (and so drafts) for 7 d
 def _card_state(ctx: ChatContext, job: Job, state: str, actions: list[str], note: str = "") -> None:
     extra = job.extra_dict()
     extra.update({"card_state": state, "card_actions": actions, "card_note": note})
-    ctx.engine.store.update(job.rid, extra=json.dumps(extra))
+    ctx.engine.records.update(job.rid, extra=json.dumps(extra))
     refresh_card(ctx.engine, job.rid, force=True)
 
 
@@ -48,8 +48,8 @@ def approve(ctx: ChatContext, draft: Job, resolution: str) -> Job | None:
     if job is not None:
         # Offer only the resolutions not approved yet (an earlier approval keeps its final).
         remaining = [f"approve_{res}" for res in cmds.APPROVE_RESOLUTIONS
-                     if res != resolution and ctx.engine.store.get(video.derived_rid(f"a{res}", draft.rid)) is None]
-        note = ctx.engine.store.get(draft.rid)
+                     if res != resolution and ctx.engine.records.get(video.derived_rid(f"a{res}", draft.rid)) is None]
+        note = ctx.engine.records.get(draft.rid)
         if note is not None:
             _card_state(ctx, note, "draft_done", [*remaining, "reroll"],
                         note=_approved_note(ctx.lang, resolution))
@@ -78,22 +78,22 @@ def on_approve_command(ctx: ChatContext, command: cmds.ApproveCommand) -> None:
     if draft is None:
         ctx.reply_code("approve_no_draft", purpose="approve-none")
         return
-    if draft.user != ctx.user and not ctx.is_admin:
+    if not ctx.may_act_on(draft):
         ctx.reply_code("not_your_job", purpose=f"approve-owner-{draft.rid}")
         return
     approve(ctx, draft, command.resolution)
 
 
 def _find_draft(ctx: ChatContext, reply_to: str | None) -> Job | None:
-    store = ctx.engine.store
+    records = ctx.engine.records
     if reply_to:
-        rid = store.rid_for_message(reply_to)
+        rid = records.rid_for_message(reply_to)
         if rid:
-            job = store.get(str(rid))
-            if job is not None and job.kind == "draft":
+            job = records.get(str(rid))
+            if job is not None and job.kind == "draft" and ctx.may_see(job):
                 return job
-    for rid in store.recent(ctx.chat_id, ctx.user, 20):
-        job = store.get(rid)
+    for rid in records.recent(ctx.chat_id, ctx.user, 20):
+        job = records.get(rid)
         if job is not None and job.kind == "draft" and job.job_state == JobState.DONE:
             return job
     return None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from bot import catalogue
 from bot.cards import job_card, text_card
-from bot.engine import quota
-from bot.engine.lifecycle import card_view
+from bot.engine.live_card import card_view
 from bot.parsing import commands as cmds
 from handlers.actions import find_job
 from handlers.context import ChatContext
+from handlers.video import quota_status
 
 _STATE_WORDS = {
     "queued": ("queued", "排队中"), "starting": ("starting", "提交中"), "submitted": ("generating", "生成中"),
@@ -26,11 +26,11 @@ def on_status(ctx: ChatContext, command: cmds.StatusCommand) -> None:
 
 
 def on_list(ctx: ChatContext) -> None:
-    store = ctx.engine.store
+    records = ctx.engine.records
     zh = ctx.lang == "zh"
     lines = []
-    for rid in store.recent(ctx.chat_id, ctx.user, 10):
-        job = store.get(rid)
+    for rid in records.recent(ctx.chat_id, ctx.user, 10):
+        job = records.get(rid)
         if job is None:
             continue
         prompt = str(job.extra_dict().get("prompt") or "") or _prompt(job.spec)
@@ -99,19 +99,23 @@ def on_help(ctx: ChatContext, command: cmds.HelpCommand) -> None:
 
 
 def on_quota(ctx: ChatContext) -> None:
-    s = quota.status(ctx.engine, ctx.user)
+    s = quota_status(ctx)
     zh = ctx.lang == "zh"
     unlimited = "不限" if zh else "no limit"
     running = f"{s.running}/{s.max_running or unlimited}"
+    queued = f"{s.queued}/{s.max_queued or unlimited}"
     daily = (f"{s.used_seconds}/{s.daily_seconds} s" if s.daily_seconds else f"{s.used_seconds} s ({unlimited})")
     left = s.remaining_seconds
+    wait = max(int(s.resets_at - ctx.engine.clock()), 0)
+    hours, minutes = wait // 3600, (wait % 3600) // 60
     if zh:
-        body = f"进行中的任务：**{running}**\n今日已用视频时长：**{daily}**"
+        body = f"生成中的任务：**{running}**\n排队中的任务：**{queued}**\n今日已用视频时长：**{daily}**"
         body += f"\n今日剩余：**{left} 秒**" if left is not None else ""
-        body += "\n失败或取消的任务不计入额度。"
+        body += f"\n额度在 UTC 0 点重置（{hours} 小时 {minutes} 分钟后）。失败或取消的任务不计入额度。"
     else:
-        body = f"Jobs in progress: **{running}**\nVideo seconds today: **{daily}**"
+        body = f"Jobs generating: **{running}**\nJobs waiting: **{queued}**\nVideo seconds today: **{daily}**"
         body += f"\nLeft today: **{left} s**" if left is not None else ""
-        body += "\nFailed or cancelled jobs are never charged."
+        body += (f"\nThe budget resets at 00:00 UTC (in {hours} h {minutes} min). "
+                 "Failed or cancelled jobs are never charged.")
     ctx.reply_card(text_card("我的额度" if zh else "Your quota", body),
-                   purpose=f"quota-{s.used_seconds}-{s.running}")
+                   purpose=f"quota-{s.used_seconds}-{s.running}-{s.queued}")

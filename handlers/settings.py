@@ -11,7 +11,7 @@ from typing import Any
 
 from bot import catalogue, i18n
 from bot.cards import text_card
-from bot.engine.context import Engine
+from bot.engine.engine import Engine
 from bot.parsing import commands as cmds
 from handlers.context import ChatContext
 
@@ -19,7 +19,7 @@ KEYS = ("model", "ratio", "duration", "resolution", "audio", "flex", "watermark"
 
 
 def stored(engine: Engine, scope: str, ident: str) -> dict[str, str]:
-    return engine.store.prefs(scope, ident)
+    return engine.records.prefs(scope, ident)
 
 
 def effective(engine: Engine, chat_id: str, user: str) -> dict[str, Any]:
@@ -50,7 +50,7 @@ def on_settings(ctx: ChatContext, command: cmds.SettingsCommand) -> None:
     if scope == "chat" and not (ctx.is_admin or ctx.chat_type == "p2p"):
         ctx.reply_code("settings_chat_admin_only", purpose="settings-denied")
         return
-    engine.store.set_prefs(scope, ident,
+    engine.records.set_prefs(scope, ident,
                            {k: None if v is None else _render(v) for k, v in command.changes.items()},
                            reset=command.reset and not command.changes)
     show(ctx, changed=bool(command.changes or command.reset), scope=scope)

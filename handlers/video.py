@@ -16,16 +16,18 @@ import time
 from typing import Any
 
 from bot import catalogue
-from bot.engine import quota
-from bot.engine.jobs import Job, JobState, message_rid
-from bot.engine.lifecycle import refresh_card
+from bot.engine.live_card import refresh_card
 from bot.errors import FeishuError, SpecError
 from bot.parsing import commands as cmds
 from bot.parsing.events import IncomingMessage, content_image_keys
 from bot.spec import VideoSpec, resolve, spec_to_json
+from bot.store.jobs import Job, JobState, Pool, message_rid
+from bot.store.quotas import Acceptance, QuotaStatus
 from handlers.context import ChatContext
 
 log = logging.getLogger(__name__)
+
+DEFAULT_SECONDS = 5  # Ark's default duration
 
 
 def derived_rid(action: str, parent_rid: str) -> str:
@@ -36,7 +38,7 @@ def derived_rid(action: str, parent_rid: str) -> str:
 def on_video(ctx: ChatContext, cmd: cmds.VideoCommand, msg: IncomingMessage) -> None:
     """/video or /draft, with images of this message or, for a reply, of the parent message."""
     rid = message_rid(msg.message_id)
-    if ctx.engine.store.get(rid) is not None:
+    if ctx.engine.records.get(rid) is not None:
         submit(ctx, rid=rid, kind="draft" if cmd.draft else "video", spec=cmd.spec)
         return
     spec = cmd.spec
@@ -66,74 +68,117 @@ class SubmitBusy(RuntimeError):
 
 def submit(ctx: ChatContext, *, rid: str, kind: str, spec: VideoSpec, parent_rid: str = "",
            extra: dict[str, Any] | None = None, seconds: int = 0) -> Job | None:
-    """Validate, reserve quota, store, enqueue and show the card. Idempotent per rid.
+    """Validate, reserve budget, store, enqueue and show the card. Idempotent per rid.
 
     Two presses of one button arrive as two inbox entries that workers may handle at
     the same time; both derive the same rid. They take turns under a lease per rid:
-    the second then finds the first's job and repeats nothing (without the lease it
-    could read a half-written record). A holder that crashed mid-way is not trusted to
-    have finished: after `SUBMIT_WAIT` the entry fails and is retried once the lease
-    has expired, and the retry completes whatever is missing.
+    the second then finds the first's job and repeats nothing. A holder that crashed
+    mid-way is not trusted to have finished: after `SUBMIT_WAIT` the entry fails and is
+    retried, and the retry completes whatever is missing.
     """
-    store = ctx.engine.store
+    leases = ctx.engine.leases
     deadline = time.monotonic() + SUBMIT_WAIT
-    while not store.take_lease("submit", rid, SUBMIT_LEASE, ctx.engine.node):
+    while (lease := leases.take("submit", rid, SUBMIT_LEASE)) is None:
         if time.monotonic() >= deadline:
             raise SubmitBusy(f"request {rid} is being submitted by another worker")
         time.sleep(0.05)
     try:
         return _submit(ctx, rid=rid, kind=kind, spec=spec, parent_rid=parent_rid, extra=extra, seconds=seconds)
     finally:
-        store.drop_lease("submit", rid)
+        lease.release()
+
+
+def budget_seconds(spec: VideoSpec) -> int:
+    """Seconds of video a request may make: its duration, or the model's longest for "auto"."""
+    if spec.duration and spec.duration > 0:
+        return spec.duration
+    info = catalogue.get(spec.model or "")
+    if info is not None and spec.duration == -1:
+        return max(info.durations)
+    return DEFAULT_SECONDS
+
+
+def pool_for(ctx: ChatContext, spec: VideoSpec) -> Pool:
+    """Jobs that may sit at Ark for hours (flex tier, a long --expires) hold slots of their own."""
+    expires = spec.execution_expires_after or 0
+    if spec.service_tier == "flex" or expires > ctx.engine.settings.seedance_default_expires:
+        return Pool.SLOW
+    return Pool.STANDARD
 
 
 def _submit(ctx: ChatContext, *, rid: str, kind: str, spec: VideoSpec, parent_rid: str,
             extra: dict[str, Any] | None, seconds: int) -> Job | None:
-    store = ctx.engine.store
-    existing = store.get(rid)
+    engine = ctx.engine
+    existing = engine.records.get(rid)
     if existing is not None:
         # A redelivery: finish whatever the first attempt did not (enqueue, card).
         if existing.job_state.terminal and not existing.card_id:
             return existing
-        if existing.job_state == JobState.QUEUED and not existing.task_id:
-            store.enqueue(rid, existing.user)
-        refresh_card(ctx.engine, rid, force=not existing.card_id)
+        if existing.job_state == JobState.QUEUED:
+            engine.queue.enqueue(rid, existing.user, existing.pool)
+        refresh_card(engine, rid, force=not existing.card_id)
         return existing
     try:
-        spec = resolve(spec, ctx.engine.settings.seedance_default_model)
+        spec = resolve(spec, engine.settings.seedance_default_model)
     except SpecError as exc:
         ctx.reply_text(exc.render(ctx.lang), purpose=f"invalid-{rid}")
         return None
-    info = catalogue.get(spec.model or "")
+    if engine.redis_nearly_full():
+        ctx.reply_code("busy_full", purpose=f"full-{rid}")
+        return None
     job = Job(
         rid=rid, kind=kind, chat_id=ctx.chat_id, user=ctx.user, reply_to=ctx.message_id, lang=ctx.lang,
         chat_type=ctx.chat_type, in_thread=int(ctx.in_thread), parent_rid=parent_rid,
-        spec=spec_to_json(spec), accepted_at=ctx.engine.clock(), model=spec.model or "",
+        spec=spec_to_json(spec), accepted_at=engine.clock(), model=spec.model or "",
         resolution=spec.resolution or "", ratio=spec.ratio or "", duration=spec.duration or 0,
-        extra=json.dumps(extra or {}),
+        pool=pool_for(ctx, spec), extra=json.dumps(extra or {}),
     )
     # `seconds`: what the video will last when the spec can't say (a final reuses its draft's).
-    seconds = seconds or max(spec.duration or 0, 0) or (8 if info else 5)
-    if not store.create(job):
-        return store.get(rid)
-    refusal = quota.reserve(ctx.engine, job, seconds)
-    if refusal is not None:
-        status = quota.status(ctx.engine, ctx.user)
-        # Nothing is made, and nothing is left behind: a kept record would be picked by /status,
-        # /list and `/cancel` without an argument (instead of the job holding the slot), and a
-        # button pressed again once the quota allows (Approve, Reroll, Extend derive the same
-        # rid) would find it and silently do nothing.
-        store.discard(job)
-        ctx.reply_code(refusal, purpose=f"quota-{rid}", running=status.running, max=status.max_running,
-                       used=status.used_seconds, limit=status.daily_seconds)
+    need = seconds or budget_seconds(spec)
+    outcome = engine.budgets.accept(job, need, engine.limits_for(ctx.user), now=engine.clock())
+    if outcome == Acceptance.EXISTS:
+        return engine.records.get(rid)
+    if outcome != Acceptance.OK:
+        # Nothing is made and nothing is left behind: the next press (once the budget allows)
+        # derives the same rid and starts afresh.
+        refuse(ctx, outcome, need=need, purpose=f"quota-{rid}")
         return None
-    store.enqueue(rid, ctx.user)
     for warning in spec.warnings:
         log.info("request %s: %s", rid, warning)
     if kind in ("video", "draft"):
         try:
-            ctx.engine.feishu.add_reaction(ctx.message_id, "OnIt")
+            engine.feishu.add_reaction(ctx.message_id, "OnIt")
         except FeishuError as exc:  # a reaction is a courtesy; never fail the job over it
             log.info("reaction failed: %s", exc.msg)
-    refresh_card(ctx.engine, rid, force=True)
+    refresh_card(engine, rid, force=True)
     return job
+
+
+def refuse(ctx: ChatContext, outcome: Acceptance, *, need: int, purpose: str) -> None:
+    """Say which limit refused the request, what was used, and when it resets."""
+    engine = ctx.engine
+    s = engine.settings
+    now = engine.clock()
+    if outcome == Acceptance.FULL:
+        ctx.reply_code("busy_full", purpose=purpose)
+        return
+    status = quota_status(ctx)
+    left = max(int(status.resets_at - now), 0)
+    when = {"hours": left // 3600, "minutes": (left % 3600) // 60}
+    if outcome == Acceptance.QUEUE_FULL:
+        ctx.reply_code("quota_queue_full", purpose=purpose, running=status.running, queued=status.queued,
+                       max_running=s.user_max_jobs, max_queued=s.user_max_queued)
+    elif outcome == Acceptance.QUOTA_DAILY:
+        ctx.reply_code("quota_daily", purpose=purpose, used=status.used_seconds, limit=status.daily_seconds,
+                       need=need, **when)
+    else:
+        ctx.reply_code("quota_total", purpose=purpose, used=engine.budgets.spent_today(now=now),
+                       limit=s.daily_seconds, need=need, **when)
+
+
+def quota_status(ctx: ChatContext) -> QuotaStatus:
+    engine = ctx.engine
+    s = engine.settings
+    queued = [rid for pool in Pool for rid in engine.queue.queued_of(pool, ctx.user, 1000)]
+    return engine.budgets.status(ctx.user, now=engine.clock(), max_running=s.user_max_jobs,
+                                 max_queued=s.user_max_queued, daily=s.user_daily_seconds, queue=queued)

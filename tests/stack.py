@@ -102,6 +102,8 @@ class Stack:
             "BOT_PORT": str(self.bot_port), "BOT_DATA_DIR": str(self.tmp / "data"),
             "SEEDANCE_EXPECTED_TIME_FACTOR": str(1 / self.speed), "ARK_MAX_IN_FLIGHT": str(self.max_in_flight),
             "LOG_LEVEL": "INFO",
+            # Suites make many videos per user; the default daily budget has its own tests.
+            "BOT_USER_DAILY_SECONDS": "0",
         }
         if self.callbacks:
             env["BOT_PUBLIC_URL"] = self.bot_url

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from bot.redis_conn import connect
-from bot.store.ingress import Ingress
+from bot.store.ingress import InboxFull, Ingress
 from bot.store.keys import DEDUP_TTL, Keys
 
 KEYS = Keys("ing")
@@ -36,6 +36,7 @@ def test_key_names() -> None:
     assert k.inbox == "bot:inbox"
     assert k.watch == "bot:watch"
     assert k.callback("s") == "bot:cb:s"
+    assert k.bot_open_id == "bot:bot:open_id"  # what the workers cache (GET /bot/v3/info)
     assert DEDUP_TTL > 7.2 * 3600  # outlives Feishu's retry window (15 s, 5 min, 1 h, 6 h)
 
 
@@ -138,3 +139,33 @@ def test_redis_errors_propagate(redis_url: str) -> None:
     dead = connect(f"redis://127.0.0.1:{free_port()}/0", connect_timeout=0.2, retries=0)
     with pytest.raises(redis.ConnectionError):
         Ingress(dead, KEYS).accept_event("e1", "om_1", "message", {})
+
+
+def test_full_inbox_raises_and_writes_nothing(rds: redis.Redis) -> None:
+    ingress = Ingress(rds, KEYS, inbox_max=3)
+    for i in range(3):
+        assert ingress.accept_event(f"e{i}", f"om_{i}", "message", {})
+    before = sorted(rds.keys("*"))
+    with pytest.raises(InboxFull):
+        ingress.accept_event("e-late", "om_late", "message", {})
+    assert sorted(rds.keys("*")) == before  # no marker, no entry
+    assert not ingress.accept_event("e1", "om_1", "message", {})  # a duplicate is still just a duplicate
+    rds.xdel(KEYS.inbox, rds.xrange(KEYS.inbox, count=1)[0][0])  # a worker done with one entry
+    assert ingress.accept_event("e-late", "om_late", "message", {})
+    assert rds.xlen(KEYS.inbox) == 3
+
+
+def test_lone_surrogates_are_stored_as_replacement_characters(ingress: Ingress, redis_url: str) -> None:
+    payload = {"event": {"text": "a\ud800b", "\udfffkey": ["\udc80"]}}
+    assert ingress.accept_event("e\ud800", "om_\udc00", "message", payload)
+    raw = redis.Redis.from_url(redis_url)  # bytes: strict UTF-8 decoding must work
+    [(_, fields)] = raw.xrange(KEYS.inbox)
+    stored = json.loads(fields[b"payload"].decode("utf-8"))
+    assert stored == {"event": {"text": "a\ufffdb", "\ufffdkey": ["\ufffd"]}}
+    assert raw.exists(KEYS.event("e\ufffd"))
+
+
+def test_bot_open_id_reads_the_workers_cache(ingress: Ingress, rds: redis.Redis) -> None:
+    assert ingress.bot_open_id() is None
+    rds.set(KEYS.bot_open_id, "ou_bot")
+    assert ingress.bot_open_id() == "ou_bot"

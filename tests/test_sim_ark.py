@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -336,13 +337,17 @@ def test_queue_cap_and_rpm(ark_sim_factory: Factory) -> None:
     api = Api(sim)
     api.create_id(text_body(PRO10))
     api.create_id(text_body(FAST10))
-    assert_envelope(api.create(text_body(PRO10)), 429, "ServerOverloaded")
+    full = api.create(text_body(PRO10))
+    assert_envelope(full, 429, "ServerOverloaded")
+    assert full.headers["Retry-After"] == "1"
     assert sim.create_count == 2
     sim2 = ark_sim_factory(speed=0, rpm=2)
     api2 = Api(sim2)
     api2.create_id(text_body(PRO10))
     api2.create_id(text_body(PRO10))
-    assert_envelope(api2.create(text_body(PRO10)), 429, "RateLimitExceeded.EndpointRPMExceeded")
+    over = api2.create(text_body(PRO10))
+    assert_envelope(over, 429, "RateLimitExceeded.EndpointRPMExceeded")
+    assert int(over.headers["Retry-After"]) >= 1
     api2.create_id(text_body(FAST10))  # the limit is per model
     sim2.advance(61)
     api2.create_id(text_body(PRO10))
@@ -879,3 +884,124 @@ def test_http_image_url_is_fetched_like_the_service(ark_sim_factory: Factory) ->
         api.create({"model": PRO10, "content": [image_item(missing)]}), 400, "InvalidParameter"
     )
     assert "HTTP 403" in err["message"]
+
+
+# ---- task objects echo the create parameters (ark-api.md §3.2) ----------------------------------
+
+
+def test_task_object_echoes_the_create_parameters(ark_sim_factory: Factory) -> None:
+    sim = ark_sim_factory(speed=0)
+    api = Api(sim)
+    sent = api.create_id(
+        text_body(PRO15, seed=11, resolution="480p", ratio="adaptive", duration=4, service_tier="flex",
+                  execution_expires_after=7200, generate_audio=False, safety_identifier="hash-of-user-1")
+    )
+    random_ids = [api.create_id(text_body(PRO10, seed=-1)), api.create_id(text_body(PRO10))]
+    draft = api.create_id(text_body(PRO15, draft=True))
+    v20 = api.create_id(text_body(V20, priority=4))
+    sim.advance(10000)
+    t = api.task(sent)
+    assert t["seed"] == 11 and t["resolution"] == "480p" and t["ratio"] == "16:9"  # adaptive, resolved
+    assert t["duration"] == 4 and t["service_tier"] == "flex" and t["execution_expires_after"] == 7200
+    assert t["generate_audio"] is False and t["draft"] is False and t["priority"] == 0
+    assert t["safety_identifier"] == "hash-of-user-1"
+    assert isinstance(t["created_at"], int) and t["updated_at"] >= t["created_at"]
+    seeds = [api.task(tid)["seed"] for tid in random_ids]
+    assert all(isinstance(x, int) and 0 <= x <= 2**32 - 1 for x in seeds) and seeds[0] != seeds[1]
+    plain = api.task(random_ids[1])
+    assert plain["service_tier"] == "default" and plain["execution_expires_after"] == 172800
+    assert "safety_identifier" not in plain and "generate_audio" not in plain  # 1.0 Pro has no audio
+    d = api.task(draft)
+    assert d["draft"] is True and d["resolution"] == "480p" and d["generate_audio"] is True
+    v = api.task(v20)
+    assert v["priority"] == 4 and "seed" not in v  # the 2.0 series does not support seed
+    assert {t["id"]: t["params"]["seed"] for t in sim.tasks()}[random_ids[0]] == seeds[0]
+
+
+DOC_FIELDS = {"id", "model", "status", "error", "created_at", "updated_at", "service_tier",
+              "execution_expires_after"}
+BARE_FIELDS = {"id", "model", "status", "created_at", "updated_at"}
+FULL_EXTRA = {"seed", "resolution", "ratio", "duration", "framespersecond", "generate_audio", "draft",
+              "priority", "safety_identifier"}
+
+
+@pytest.mark.parametrize("mode", ["doc", "full", "bare"])
+def test_queued_fields_modes_shape_get_list_and_callbacks(
+    ark_sim_factory: Factory, receiver: Receiver, mode: str
+) -> None:
+    sim = ark_sim_factory(speed=0, concurrency=1, queued_fields=mode)
+    api = Api(sim)
+    body = text_body(PRO15, safety_identifier="sid", callback_url=receiver.url)
+    running, queued = api.create_id(body), api.create_id(body)
+    failed = api.create_id(text_body(PRO15, "[[failvideo]]"))
+    expected = {"doc": DOC_FIELDS, "bare": BARE_FIELDS, "full": DOC_FIELDS | FULL_EXTRA}[mode]
+    assert api.task(running)["status"] == "running" and set(api.task(running)) == expected
+    assert api.task(queued)["status"] == "queued" and set(api.task(queued)) == expected
+    items = api.list([("filter.task_ids", running), ("filter.task_ids", queued)]).json()["items"]
+    assert len(items) == 2 and all(set(item) == expected for item in items)
+    wait_for(lambda: len(receiver.statuses(running)) == 2)
+    assert all(set(p) == expected for p in receiver.posts if p["id"] == running)
+    sim.advance(100000)
+    done = api.task(running)
+    assert {"content", "usage", "seed", "duration", "service_tier"} <= set(done)  # succeeded: always full
+    f = api.task(failed)
+    assert f["status"] == "failed" and f["error"]["code"] == "OutputVideoSensitiveContentDetected"
+    assert set(f) == (expected | {"error"}) - ({"safety_identifier"} if mode == "full" else set())
+    assert "content" not in f and "usage" not in f
+
+
+def test_queued_fields_can_change_at_run_time(ark_sim_factory: Factory) -> None:
+    sim = ark_sim_factory(speed=0, concurrency=0)
+    api = Api(sim)
+    tid = api.create_id(text_body(PRO10))
+    assert set(api.task(tid)) == DOC_FIELDS
+    assert sim.configure(queued_fields="bare")["queued_fields"] == "bare"
+    assert set(api.task(tid)) == BARE_FIELDS
+    sim.configure(queued_fields="full")
+    full = api.task(tid)
+    assert full["status"] == "queued" and full["seed"] == sim.task(tid)["params"]["seed"]
+    assert "content" not in full and "usage" not in full
+
+
+def test_wall_clock_timestamps_follow_real_time_and_can_be_switched(ark_sim_factory: Factory) -> None:
+    sim = ark_sim_factory(speed=0)
+    api = Api(sim)
+    sim.advance(5 * 86400)  # the service clock runs days ahead of the wall clock
+    ahead = api.task(api.create_id(text_body(PRO10)))
+    assert ahead["created_at"] > time.time() + 4 * 86400
+    assert sim.configure(wall_clock_timestamps=True)["wall_clock_timestamps"] is True
+    tid = api.create_id(text_body(PRO10))
+    t = api.task(tid)
+    assert abs(t["created_at"] - time.time()) < 5
+    stamp = datetime.strptime(tid.split("-")[1], "%Y%m%d%H%M%S").replace(tzinfo=UTC).timestamp()
+    assert abs(stamp - t["created_at"]) < 2  # the id's timestamp agrees with created_at
+    assert abs(api.task(ahead["id"])["created_at"] - time.time()) < 5
+    assert abs(api.list().json()["items"][0]["created_at"] - time.time()) < 5
+
+
+def test_list_task_ids_filter_pages_and_counts(ark_sim_factory: Factory) -> None:
+    sim = ark_sim_factory(speed=0, concurrency=3, queue_cap=1000)
+    api = Api(sim)
+    ids = []
+    for i in range(130):
+        ids.append(api.create_id(text_body(PRO10, f"n{i}")))
+        if i % 10 == 9:
+            sim.advance(1)
+    newest_first = ids[::-1]
+    everything = api.list([("page_size", 500)]).json()
+    assert everything["total"] == 130 and [t["id"] for t in everything["items"]] == newest_first
+    assert api.list([("page_size", 500), ("page_num", 2)]).json() == {"total": 130, "items": []}
+    chosen = ids[5:45]  # 40 ids, repeated filter.task_ids
+    wanted = [t for t in newest_first if t in chosen]
+    pages: list[str] = []
+    for page in range(1, 8):
+        got = api.list([*[("filter.task_ids", t) for t in chosen], ("page_size", 7), ("page_num", page)]).json()
+        assert got["total"] == 40
+        pages += [t["id"] for t in got["items"]]
+    assert pages == wanted
+    running = api.list([*[("filter.task_ids", t) for t in [*ids[:5], "cgt-20250101000000-nope0"]],
+                        ("filter.status", "running")]).json()
+    assert running["total"] == 3 and [t["id"] for t in running["items"]] == ids[:3][::-1]
+    queued = api.list([("filter.status", "queued"), ("page_size", 100), ("page_num", 2)]).json()
+    assert queued["total"] == 127 and [t["id"] for t in queued["items"]] == newest_first[100:127]
+    assert api.list([("filter.task_ids", "cgt-20250101000000-nope0")]).json() == {"total": 0, "items": []}

@@ -21,8 +21,13 @@ GUNICORN_CONF = Path(__file__).resolve().parents[2] / "deploy" / "gunicorn.conf.
 """Default gunicorn settings; used when present (a source checkout or an image that copies deploy/)."""
 
 FALLBACK_GUNICORN: dict[str, Any] = {
-    "workers": 2, "worker_class": "gthread", "threads": 32, "timeout": 30,
+    "workers": 2, "worker_class": "gthread", "threads": 32, "timeout": 15,
     "graceful_timeout": 20, "keepalive": 5, "preload_app": True,
+    "limit_request_line": 4094, "limit_request_fields": 50, "limit_request_field_size": 8190,
+    "when_ready": lambda server: __import__(
+        "bot.web.server", fromlist=["_"]).serve_metrics_from_gunicorn_master(server),
+    "post_fork": lambda server, worker: __import__(
+        "bot.web.server", fromlist=["_"]).close_inherited_metrics_socket(server, worker),
 }
 """The same defaults, for an install without deploy/ on disk."""
 

@@ -6,7 +6,8 @@ import importlib
 
 import typer
 
-sim_app = typer.Typer(help="Run a local simulator of BytePlus Ark or Feishu/Lark on loopback.", no_args_is_help=True)
+sim_app = typer.Typer(help="Run a local simulator of BytePlus Ark or Feishu/Lark on loopback.", no_args_is_help=True,
+                      pretty_exceptions_show_locals=False)
 
 
 def register(app: typer.Typer) -> None:

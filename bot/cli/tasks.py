@@ -632,6 +632,6 @@ def register(app: typer.Typer) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m bot.cli.tasks` for a quick try
-    _app = typer.Typer(add_completion=False)
+    _app = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False)
     register(_app)
     sys.exit(_app())

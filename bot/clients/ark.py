@@ -111,6 +111,7 @@ class Task:
     draft_task_id: str | None = None
     service_tier: str | None = None
     execution_expires_after: int | None = None
+    safety_identifier: str | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
     # The parsed JSON object as received (for `--json` output); not part of equality.
@@ -155,6 +156,7 @@ class Task:
             draft_task_id=_str(obj.get("draft_task_id")),
             service_tier=_str(obj.get("service_tier")),
             execution_expires_after=_int(obj.get("execution_expires_after")),
+            safety_identifier=_str(obj.get("safety_identifier")),
             completion_tokens=_int(usage.get("completion_tokens")),
             total_tokens=_int(usage.get("total_tokens")),
             raw=dict(obj),
@@ -350,9 +352,16 @@ class ArkClient:
 
     # ------------------------------------------------------------------ operations
 
-    def create(self, body: Mapping[str, Any]) -> str:
-        """POST a create body; return the new task id. Never blindly resent (see module docstring)."""
-        data = self._request(_Op.CREATE, "POST", TASKS_PATH, json_body=dict(body))
+    def create(self, body: Mapping[str, Any], *, retries: int | None = None, within: float | None = None) -> str:
+        """POST a create body; return the new task id. Never blindly resent (see module docstring).
+
+        `retries` overrides how often a certain rejection (429, no connection) is retried;
+        `within` bounds the whole call, retries and waits included, in seconds (a caller
+        holding a lease must know the call is over before its lease can expire).
+        """
+        deadline = time.monotonic() + within if within is not None else None
+        data = self._request(_Op.CREATE, "POST", TASKS_PATH, json_body=dict(body), deadline=deadline,
+                             max_retries=retries)
         task_id = _str(data.get("id")) if isinstance(data, Mapping) else None
         if not task_id:
             # A 2xx means the service accepted something; we just can't tell what.
@@ -371,9 +380,9 @@ class ArkClient:
         }
         return self.create(build_create_body(spec, urls))
 
-    def get(self, task_id: str) -> Task:
-        """The task's current state."""
-        data = self._request(_Op.READ, "GET", f"{TASKS_PATH}/{validate_task_id(task_id)}")
+    def get(self, task_id: str, *, retries: int | None = None) -> Task:
+        """The task's current state (`retries` overrides the client's retry count)."""
+        data = self._request(_Op.READ, "GET", f"{TASKS_PATH}/{validate_task_id(task_id)}", max_retries=retries)
         return Task.from_json(data)
 
     def list(
@@ -385,6 +394,7 @@ class ArkClient:
         task_ids: Sequence[str] | None = None,
         model: str | None = None,
         service_tier: str | None = None,
+        retries: int | None = None,
     ) -> TaskPage:
         """One page of tasks (last 7 days). `model` filters by endpoint/model ID as the API defines."""
         if not 1 <= page_num <= 500 or not 1 <= page_size <= 500:
@@ -400,7 +410,7 @@ class ArkClient:
             params.append(("filter.model", model))
         if service_tier:
             params.append(("filter.service_tier", service_tier))
-        data = self._request(_Op.READ, "GET", TASKS_PATH, params=params)
+        data = self._request(_Op.READ, "GET", TASKS_PATH, params=params, max_retries=retries)
         if not isinstance(data, Mapping):
             raise ArkError("malformed list answer from Ark: expected an object")
         raw_items = data.get("items") or []
@@ -465,13 +475,23 @@ class ArkClient:
         *,
         json_body: Mapping[str, Any] | None = None,
         params: Sequence[tuple[str, str]] | None = None,
+        deadline: float | None = None,
+        max_retries: int | None = None,
     ) -> Any:
         url = self.base_url + path
         data = json.dumps(json_body, ensure_ascii=False).encode("utf-8") if json_body is not None else None
+        retries = self.max_retries if max_retries is None else max(0, max_retries)
         attempt = 0
         while True:
             request_id = _client_request_id()
             started = time.monotonic()
+            timeout = self.timeout
+            if deadline is not None:
+                left = deadline - started
+                if left <= 0.05:
+                    raise ArkError(f"no time left to call {self.base_url} (nothing was sent)",
+                                   code="Deadline", request_id=request_id, retryable=True)
+                timeout = (min(timeout[0], left), min(timeout[1], left))
             resp: requests.Response | None = None
             try:
                 resp = self.session.request(
@@ -480,7 +500,7 @@ class ArkClient:
                     params=params,
                     data=data,
                     headers=self._headers(request_id),
-                    timeout=self.timeout,
+                    timeout=timeout,
                 )
             except requests.RequestException as exc:
                 err, may_retry = self._transport_error(op, exc, request_id)
@@ -488,8 +508,7 @@ class ArkClient:
                     "ark %s %s failed after %.2fs (attempt %d, request id %s): %s",
                     method, path, time.monotonic() - started, attempt + 1, request_id, err.message,
                 )
-                if may_retry and attempt < self.max_retries:
-                    self._sleep(self._delay(attempt, None))
+                if may_retry and attempt < retries and self._may_wait(self._delay(attempt, None), deadline):
                     attempt += 1
                     continue
                 raise err from None
@@ -536,11 +555,17 @@ class ArkClient:
                         code=err.code, status=err.status, request_id=err.request_id,
                         param=err.param, type=err.type, retryable=False,
                     )
-            if may_retry and attempt < self.max_retries:
-                self._sleep(self._delay(attempt, resp))
+            if may_retry and attempt < retries and self._may_wait(self._delay(attempt, resp), deadline):
                 attempt += 1
                 continue
             raise err
+
+    def _may_wait(self, delay: float, deadline: float | None) -> bool:
+        """Sleep `delay` before a retry, unless that would pass the caller's deadline."""
+        if deadline is not None and time.monotonic() + delay >= deadline:
+            return False
+        self._sleep(delay)
+        return True
 
     def _transport_error(
         self, op: _Op, exc: requests.RequestException, request_id: str

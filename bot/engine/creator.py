@@ -1,130 +1,263 @@
-"""Turning an admitted job into exactly one Ark task, even across crashes.
+"""Turning an admitted job into exactly one Ark task, across crashes, lost answers and strangers.
 
-The Ark API has no idempotency key, so "never create two tasks for one request"
-is built here:
+The Ark API has no idempotency key, so "one request, one task" is built here:
 
-1. Creates are serialised by one Redis lock (`{p}:lock:create`, a lease). Ark
-   caps concurrency and RPM anyway, and a create call takes about a second.
-2. Just before the call, the job records `creating_since`. Right after it,
-   `bind_task` stores the task id (and clears `creating_since`) in one step.
-3. If a job is found with `creating_since` set and no task id, a previous
-   attempt died between the call and the save (or timed out after sending).
-   Holding the same lock, we list Ark's newest tasks: any task created in that
-   attempt's window that no job knows about can only be that attempt's, because
-   no other create ran at the same time. Adopt it; only if there is none, create.
+1. The job's start is done under a lease (`bot.store.leases`), kept alive while
+   the step runs. Only the lease holder may begin a create attempt.
+2. Each attempt gets a fingerprint (`bot.engine.fingerprint`): random values Ark
+   echoes in the task object. The attempt (`creating_since` + the fingerprint) is
+   stored *before* the call; the call is bounded so it ends before the lease can
+   lapse (`ArkClient.create(within=...)`).
+3. The answer's task id is bound with a compare-and-set on that attempt: if the
+   job has meanwhile moved on (another holder adopted a task or began another
+   attempt), the task we made is surplus and is cancelled at Ark.
+4. An attempt whose answer was lost (timeout, 5xx, a crash) is resolved by listing
+   recent tasks: exactly the task with this attempt's fingerprint is adopted. If
+   none can be ours, the attempt is cleared and a new one made; if a candidate
+   does not show the fingerprint yet, we wait and look again (bounded).
 
-A create that failed ambiguously (timeout, 5xx after sending) is never resent
-blindly: the job stays in `creating_since` and is resolved by step 3.
+So neither a stranger creating tasks with the same key at the same moment nor
+two of our own interrupted attempts can lead to someone else's video in a chat,
+a job with two tasks, or a job with none.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, cast
 
-import redis
-
-from bot.engine.jobs import Job, JobState, JobStore, lease_identity
+from bot.clients.ark import Task
+from bot.engine.engine import Engine
+from bot.engine.fingerprint import Fingerprint, Match, new_fingerprint
+from bot.errors import ArkAmbiguousError, ArkError
+from bot.store.jobs import JOB_TTL, Job
+from bot.store.leases import Lease
 
 log = logging.getLogger(__name__)
 
-# How far Ark's clock may be from ours, and how long after `creating_since` a
-# task may still have been created by that attempt (the client's own timeout).
-CLOCK_SKEW = 30.0
+CLOCK_SKEW = 120.0  # how far Ark's created_at may be from our clock (only bounds the scan)
+SETTLE = 2.0  # service seconds for Ark's list to show a task just created
+UNKNOWN_PATIENCE = 1800.0  # service seconds to wait for a candidate to show its fingerprint
+MAX_ATTEMPTS = 4  # create attempts per job (lost answers included) before giving up
+LIST_PAGE = 100
+LIST_PAGES = 20
+
+# Begin an attempt: only the lease holder, only while starting, not cancelled, no task, no attempt.
+# KEYS: job, lease, callback key; ARGV: token, now, attempt JSON, secret, ttl
+_BEGIN = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 'fenced' end
+local st = redis.call('HGET', KEYS[1], 'state')
+if st ~= 'starting' then return 'state:' .. tostring(st) end
+if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then return 'cancelled' end
+if (redis.call('HGET', KEYS[1], 'task_id') or '') ~= '' then return 'bound' end
+if (tonumber(redis.call('HGET', KEYS[1], 'creating_since') or '0') or 0) ~= 0 then return 'pending' end
+redis.call('HSET', KEYS[1], 'creating_since', ARGV[2], 'attempt', ARGV[3], 'cb_secret', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('SET', KEYS[3], redis.call('HGET', KEYS[1], 'rid'), 'EX', ARGV[5])
+return 'ok'
+"""
+
+# Bind a task to the attempt that made it (compare-and-set on the attempt, not on the lease:
+# a holder whose lease lapsed may still bind if nobody moved the job on meanwhile).
+# KEYS: job, task key, stats; ARGV: task id, attempt JSON, now, ttl
+_BIND = """
+local cur = redis.call('HGET', KEYS[1], 'task_id') or ''
+if cur == ARGV[1] then return 'same' end
+if cur ~= '' then return 'other' end
+if (redis.call('HGET', KEYS[1], 'attempt') or '') ~= ARGV[2] then return 'other' end
+local st = redis.call('HGET', KEYS[1], 'state')
+if st ~= 'starting' then return 'other' end
+redis.call('SET', KEYS[2], redis.call('HGET', KEYS[1], 'rid'), 'EX', ARGV[4])
+redis.call('HSET', KEYS[1], 'task_id', ARGV[1], 'creating_since', '0', 'state', 'submitted',
+           'submitted_at', ARGV[3], 'task_status', 'queued')
+redis.call('HINCRBY', KEYS[3], st, -1)
+redis.call('HINCRBY', KEYS[3], 'submitted', 1)
+return 'ok'
+"""
+
+# Clear an attempt known to have created nothing (only if it is still the current one).
+# KEYS: job; ARGV: attempt JSON
+_CLEAR = """
+if (redis.call('HGET', KEYS[1], 'attempt') or '') ~= ARGV[1] then return 0 end
+if (redis.call('HGET', KEYS[1], 'task_id') or '') ~= '' then return 0 end
+redis.call('HSET', KEYS[1], 'creating_since', '0', 'attempt', '')
+return 1
+"""
 
 
-@dataclass
-class CreateOutcome:
-    task_id: str | None
-    adopted: bool = False
-    ambiguous: bool = False
+class Outcome(StrEnum):
+    CREATED = "created"
+    ADOPTED = "adopted"  # the task of an interrupted attempt was found
+    BOUND = "bound"  # the job already had its task
+    WAIT = "wait"  # an attempt's outcome can't be told yet: look again later
+    CANCELLED = "cancelled"  # a cancel won against the start: nothing was created
+    LOST = "lost"  # the lease was lost or the job moved on: another holder carries it
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    task_id: str = ""
 
 
 class TaskCreator:
-    """Serialised, crash-safe `create` (see the module docstring)."""
+    """Create (or adopt) the Ark task of one job under its start lease (see the module docstring)."""
 
-    def __init__(
-        self,
-        store: JobStore,
-        r: redis.Redis,
-        *,
-        create: Callable[[dict[str, object]], str],
-        list_recent: Callable[[int, int], list[tuple[str, float]]],
-        request_timeout: float,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.store = store
-        self.r = r
-        self._create = create
-        self._list_recent = list_recent  # (page_num, page_size) -> [(task_id, created_at)]
-        self.request_timeout = request_timeout
-        self.clock = clock
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        r = engine.redis
+        self._begin = r.register_script(_BEGIN)
+        self._bind = r.register_script(_BIND)
+        self._clear = r.register_script(_CLEAR)
 
-    def create(self, job: Job, body: dict[str, object]) -> CreateOutcome:
-        """Create (or adopt) the Ark task of `job`. Raises the client's errors for rejections."""
-        lock = self.r.lock(self.store.keys.create_lock, timeout=self.request_timeout + 30,
-                           blocking_timeout=self.request_timeout + 60, thread_local=False)
-        # Held under the worker's stable name, so a restarted worker frees it (release_held_by).
-        if not lock.acquire(token=lease_identity()):
-            raise TimeoutError("create lock not acquired")
+    def run(self, job: Job, lease: Lease, body: Any) -> Result:
+        """Resolve an outstanding attempt, else create. `body` is the create body, or a callable
+        building it (called only when a create is really needed: it fetches images)."""
+        e = self.engine
+        while True:
+            job = e.records.get(job.rid) or job
+            if job.task_id:
+                return Result(Outcome.BOUND, job.task_id)
+            if job.creating_since:
+                resolved = self.resolve(job)
+                if resolved.outcome != Outcome.CREATED:  # CREATED here means "nothing: create anew"
+                    return resolved
+                continue
+            if job.attempts >= MAX_ATTEMPTS:
+                raise ArkError(f"gave up after {job.attempts} create attempts whose answers were lost",
+                               code="CreateUnresolved", retryable=False)
+            if callable(body):
+                body = body()
+            result = self._attempt(job, lease, cast(dict[str, Any], body))
+            if result is not None:
+                return result
+            # The answer was lost: let Ark's list catch up, then resolve (same lease).
+            time.sleep(e.scaled(SETTLE, floor=0.2))
+
+    # --- one attempt -----------------------------------------------------------------------
+    def _attempt(self, job: Job, lease: Lease, body: dict[str, Any]) -> Result | None:
+        """Begin, call, bind. None when the answer was lost (the attempt stays, to be resolved)."""
+        e = self.engine
+        now = e.clock()
+        fp = new_fingerprint(body, deployment=e.deployment, user=job.user,
+                             default_expires=e.settings.seedance_default_expires, since=now)
+        secret = secrets.token_urlsafe(18)
+        sent = fp.apply(body)
+        callback = e.callback_url(secret)
+        if callback:
+            sent["callback_url"] = callback
+        else:
+            sent.pop("callback_url", None)
+        began = cast(str, self._begin(keys=[e.keys.job(job.rid), lease.key, e.keys.callback(secret)],
+                                      args=[lease.token, now, fp.to_json(), secret, JOB_TTL]))
+        if began == "cancelled":
+            return Result(Outcome.CANCELLED)
+        if began == "bound":
+            current = e.records.get(job.rid)
+            return Result(Outcome.BOUND, current.task_id if current else "")
+        if began == "pending":
+            return None  # an attempt is outstanding after all: resolve it
+        if began != "ok":
+            log.warning("start of %s: not beginning a create (%s)", job.rid, began)
+            return Result(Outcome.LOST)
+        budget = min(e.settings.ark_timeout, lease.ttl - 5.0)
+        # The lease must outlive the call: renew it to its full term now, and bound the call by it.
+        if not lease.renew():
+            self._clear(keys=[e.keys.job(job.rid)], args=[fp.to_json()])
+            return Result(Outcome.LOST)
         try:
-            current = self.store.get(job.rid) or job
-            if current.task_id:
-                return CreateOutcome(current.task_id, adopted=True)
-            if current.creating_since:
-                found = self._find_orphan(current.creating_since)
-                if found:
-                    log.warning("adopting task %s for %s after an interrupted create", found, job.rid)
-                    self._bind(job, found)
-                    return CreateOutcome(found, adopted=True)
-            secret = current.cb_secret or secrets.token_urlsafe(18)
-            if "callback_url" in body and not current.cb_secret:
-                body = {**body, "callback_url": str(body["callback_url"]).replace("{secret}", secret)}
-            self.store.update(job.rid, creating_since=self.clock(), cb_secret=secret,
-                              attempts=current.attempts + 1)
-            if "callback_url" in body:
-                self.store.set_callback(secret, job.rid)
-            try:
-                task_id = self._create(body)
-            except Exception as exc:
-                if not _is_ambiguous(exc):
-                    # Certainly rejected (4xx, 429 before acceptance): nothing exists at Ark.
-                    self.store.update(job.rid, creating_since=0)
-                raise
-            self._bind(job, task_id)
-            return CreateOutcome(task_id)
-        finally:
-            try:
-                lock.release()
-            except redis.exceptions.LockError:
-                log.warning("create lock expired while held for %s", job.rid)
+            task_id = e.ark.create(sent, retries=0, within=budget)
+        except ArkAmbiguousError as exc:
+            log.warning("create for %s: answer lost (%s); resolving by fingerprint", job.rid, exc.code)
+            return None
+        except ArkError:
+            # Certainly rejected (4xx, 429, nothing sent): nothing exists at Ark.
+            self._clear(keys=[e.keys.job(job.rid)], args=[fp.to_json()])
+            raise
+        return self._take(job, task_id, fp, adopted=False)
 
-    def _bind(self, job: Job, task_id: str) -> None:
-        now = self.clock()
-        self.store.bind_task(job.rid, task_id, submitted_at=now, task_status="queued")
-        if job.state != JobState.SUBMITTED.value:
-            self.store.update(job.rid, state=JobState.SUBMITTED.value)
+    def _take(self, job: Job, task_id: str, fp: Fingerprint, *, adopted: bool) -> Result:
+        e = self.engine
+        bound = cast(str, self._bind(keys=[e.keys.job(job.rid), e.keys.task(task_id), e.keys.stats],
+                                     args=[task_id, fp.to_json(), e.clock(), JOB_TTL]))
+        if bound in ("ok", "same"):
+            if adopted:
+                log.warning("adopted task %s for %s (its create answer was lost)", task_id, job.rid)
+            return Result(Outcome.ADOPTED if adopted else Outcome.CREATED, task_id)
+        # The job moved on while this attempt ran: the task is surplus. Cancel it while it is queued.
+        log.error("task %s made for %s is surplus (the job moved on); cancelling it", task_id, job.rid)
+        self._cancel_surplus(task_id)
+        return Result(Outcome.LOST)
 
-    def _find_orphan(self, since: float) -> str | None:
-        """The newest task created in [since - skew, since + timeout + skew] that no job knows."""
-        lo = since - CLOCK_SKEW
-        hi = since + self.request_timeout + CLOCK_SKEW
-        for page in range(1, 6):
-            items = self._list_recent(page, 50)
-            if not items:
+    def _cancel_surplus(self, task_id: str) -> None:
+        try:
+            self.engine.ark.delete(task_id)
+        except ArkError as exc:
+            log.error("could not cancel surplus task %s: %s", task_id, exc)
+
+    # --- resolving an interrupted attempt --------------------------------------------------
+    def resolve(self, job: Job) -> Result:
+        """Adopt the task of `job`'s outstanding attempt, or clear the attempt if there is none.
+
+        Returns ADOPTED, WAIT (a candidate can't be told yet; or Ark's list failed) or
+        CREATED meaning "the attempt made nothing, it was cleared: create anew".
+        """
+        e = self.engine
+        fp = Fingerprint.from_json(job.attempt)
+        if fp is None:
+            self._clear(keys=[e.keys.job(job.rid)], args=[job.attempt])
+            return Result(Outcome.CREATED)
+        skew = CLOCK_SKEW
+        window = (fp.since - skew, fp.since + e.settings.ark_timeout + skew)
+        try:
+            tasks = self._recent(window[0])
+        except ArkError as exc:
+            log.warning("resolve %s: could not list tasks (%s); later", job.rid, exc)
+            return Result(Outcome.WAIT)
+        owners = e.records.rids_for_tasks([t.id for t in tasks])
+        ours: list[Task] = []
+        unknown = 0
+        for task, owner in zip(tasks, owners, strict=True):
+            if owner == job.rid:
+                return self._take(job, task.id, fp, adopted=True)
+            if owner is not None:
+                continue  # another job's task
+            verdict = fp.classify(task, window=window)
+            if verdict == Match.OURS:
+                ours.append(task)
+            elif verdict == Match.UNKNOWN:
+                unknown += 1
+        if ours:
+            ours.sort(key=lambda t: (t.created_at or 0, t.id))
+            result = self._take(job, ours[0].id, fp, adopted=True)
+            for extra in ours[1:]:
+                log.error("task %s also carries %s's fingerprint; cancelling it", extra.id, job.rid)
+                self._cancel_surplus(extra.id)
+            return result
+        if unknown and e.clock() - fp.since < e.scaled(UNKNOWN_PATIENCE, floor=5.0):
+            log.info("resolve %s: %d task(s) in the window don't show a fingerprint yet; later",
+                     job.rid, unknown)
+            return Result(Outcome.WAIT)
+        cleared = self._clear(keys=[e.keys.job(job.rid)], args=[job.attempt])
+        if cleared:
+            log.info("resolve %s: the interrupted attempt made no task; creating anew", job.rid)
+        return Result(Outcome.CREATED)
+
+    def _recent(self, oldest: float) -> list[Task]:
+        """Tasks created since `oldest` (Ark lists newest first; read on until older ones show)."""
+        out: list[Task] = []
+        for page_num in range(1, LIST_PAGES + 1):
+            page = self.engine.ark.list(page_num=page_num, page_size=LIST_PAGE)
+            out.extend(page.items)
+            stamps = [t.created_at for t in page.items if t.created_at is not None]
+            newest_first = all(a >= b for a, b in itertools.pairwise(stamps))
+            if len(page.items) < LIST_PAGE or len(out) >= page.total:
                 break
-            for task_id, created_at in items:
-                if lo <= created_at <= hi and not self.store.knows_task(task_id):
-                    return task_id
-            if min(c for _, c in items) < lo:
+            if newest_first and stamps and stamps[-1] < oldest:
                 break
-        return None
-
-
-def _is_ambiguous(exc: BaseException) -> bool:
-    from bot.errors import ArkAmbiguousError
-
-    return isinstance(exc, ArkAmbiguousError)
+        return out

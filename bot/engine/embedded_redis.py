@@ -32,7 +32,10 @@ def redis_binary() -> str | None:
 
 
 class EmbeddedRedis:
-    def __init__(self, data_dir: Path) -> None:
+    """`maxmemory` bounds it (policy noeviction: a full Redis refuses writes, it never drops jobs)."""
+
+    def __init__(self, data_dir: Path, *, maxmemory: str = "512mb") -> None:
+        self.maxmemory = maxmemory
         self.dir = (data_dir / "redis").resolve()
         self.socket = self.dir / "redis.sock"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -51,6 +54,9 @@ class EmbeddedRedis:
         self.dir.mkdir(parents=True, exist_ok=True)
         if self.socket.exists() and self._alive():
             log.info("embedded Redis: reusing the server already running at %s", self.socket)
+            client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1)
+            client.config_set("maxmemory", self.maxmemory)
+            client.config_set("maxmemory-policy", "noeviction")
             return self.url
         binary = redis_binary()
         if binary is None:
@@ -63,7 +69,8 @@ class EmbeddedRedis:
         self.proc = subprocess.Popen(
             [binary, "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
              "--dir", str(self.dir), "--appendonly", "yes", "--appendfsync", "everysec",
-             "--save", "", "--maxmemory-policy", "noeviction", "--logfile", str(self.dir / "redis.log")],
+             "--save", "", "--maxmemory", self.maxmemory, "--maxmemory-policy", "noeviction",
+             "--logfile", str(self.dir / "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         for _ in range(300):

@@ -1,116 +1,121 @@
-"""A job's way from the fair queue to an Ark task, and how it ends when it fails early.
+"""A job's way from the fair queue to an Ark task, and how it ends when it cannot go on.
 
-`admit_and_start` takes queued jobs while fewer than `ARK_MAX_IN_FLIGHT` hold an
-Ark slot and starts them: fetch the chat images, check them against the
-documented limits, build the body and create the task (crash-safe, see
-`bot.engine.creator`). Every step can be replayed: a job that already has a task
-is only re-watched, a job that fails posts one explanation (reply `uuid`).
+`admit_and_start` takes queued jobs while their pool has a free Ark slot and
+starts them: fetch the chat images, check them against the documented limits,
+build the body and create the task (exactly once, see `bot.engine.creator`).
+Every step can be replayed. Whatever goes wrong ends in one of three ways:
+the step is tried again later with backoff (a failure that passes), the job
+goes back to the queue (the service said "busy"), or the job ends with one
+plain-language message in its thread, its slot and its budget given back.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Any, cast
+from typing import Any
+
+import redis
 
 from bot import ark_errors, catalogue, i18n
-from bot.cards import CardView, job_card
-from bot.engine.context import Engine
-from bot.engine.creator import TaskCreator
-from bot.engine.jobs import Job, JobState
-from bot.errors import ArkAmbiguousError, ArkError, FeishuError, SpecError
+from bot.engine.creator import Outcome, TaskCreator
+from bot.engine.engine import Engine
+from bot.engine.live_card import refresh_card, refresh_queued_cards
+from bot.engine.retry import STEP_RETRY, is_transient
+from bot.errors import ArkError, DownloadError, FeishuError, SpecError
 from bot.images import inspect_image, to_data_url
 from bot.spec import build_create_body, spec_from_json
+from bot.store.jobs import Job, JobState, Pool
 
 log = logging.getLogger(__name__)
 
 FEISHU_IMAGE = "feishu-image:"
 ADMIT_PAUSE_SECONDS = 5.0  # after a 429 at create, let the service breathe
-
-
-def creator_for(engine: Engine) -> TaskCreator:
-    def list_recent(page: int, size: int) -> list[tuple[str, float]]:
-        result = engine.ark.list(page_num=page, page_size=size)
-        return [(t.id, float(t.created_at or 0)) for t in result.items]
-
-    return TaskCreator(engine.store, engine.redis, create=engine.ark.create, list_recent=list_recent,
-                       request_timeout=engine.settings.ark_timeout, clock=engine.clock)
+START_LEASE_MARGIN = 20.0  # the start lease outlives the create call by this much
+RESOLVE_AGAIN = 15.0  # service seconds before looking again at an attempt that can't be told yet
+MAX_IMAGE_BYTES = 30 * 1024 * 1024
 
 
 def admit_and_start(engine: Engine, *, limit: int = 50) -> int:
-    """Start queued jobs while slots are free. Returns how many were started."""
-    pause_key = f"{engine.settings.redis_prefix}:admit:pause"
+    """Start queued jobs while slots are free (standard pool first). Returns how many started."""
+    s = engine.settings
     started = 0
-    for _ in range(limit):
-        if engine.redis.exists(pause_key):
-            break
-        rid = engine.store.admit(engine.settings.ark_max_in_flight)
-        if rid is None:
-            break
-        start(engine, rid)
-        started += 1
+    for pool in Pool:
+        while started < limit and not engine.queue.admissions_paused():
+            rid = engine.queue.admit(pool, engine.cap(pool), user_cap=s.user_max_jobs, admins=s.admin_ids)
+            if rid is None:
+                break
+            start(engine, rid)
+            started += 1
     if started:
         refresh_queued_cards(engine)
     return started
 
 
 def start(engine: Engine, rid: str) -> None:
-    """Create the Ark task of an admitted job (or re-watch the one it already has)."""
-    store = engine.store
-    job = store.get(rid)
+    """Create the Ark task of an admitted job (or resolve, or re-watch the one it already has)."""
+    job = engine.records.get(rid)
     if job is None or job.job_state.terminal:
-        store.release(rid)
+        engine.queue.release_slot(rid)
         return
     if job.task_id:
-        engine.emit(store.keys.watch, rid=rid, reason="created")
+        watch(engine, job)
         return
-    if job.cancel_requested:
-        cancel_finished(engine, job)
+    if job.job_state != JobState.STARTING:
         return
-    if not store.take_lease("start", rid, engine.settings.ark_timeout + 60, engine.node):
+    lease = engine.leases.take("start", rid, engine.settings.ark_timeout + START_LEASE_MARGIN)
+    if lease is None:
         return  # another worker is starting it
     try:
-        store.set_state(rid, JobState.STARTING, admitted_at=engine.clock())
-        body = _build_body(engine, job)
-        creator_for(engine).create(job, body)
-    except SpecError as exc:
-        fail(engine, rid, exc.render(job.lang), "")
-        return
-    except ArkAmbiguousError as exc:
-        # The task may exist: reconcile resolves it (adopt or create) once the lease ends.
-        log.warning("ambiguous create for %s: %s", rid, exc)
-        return
-    except ArkError as exc:
-        if exc.retryable:
-            log.info("create for %s rejected as busy (%s); back to the queue", rid, exc.code)
-            store.release(rid)
-            store.set_state(rid, JobState.QUEUED)
-            _requeue_front(engine, job)
-            engine.redis.set(f"{engine.settings.redis_prefix}:admit:pause", "1",
-                             px=int(ADMIT_PAUSE_SECONDS * 1000))
-            return
-        why = ark_errors.explain(exc.code, job.lang, exc.message)
-        fail(engine, rid, why.what, why.fix, code=exc.code)
-        return
-    except FeishuError as exc:
-        key = "image_fetch_failed"
-        fail(engine, rid, i18n.t(key, job.lang, detail=exc.msg), "", code="FeishuImage")
+        with lease.kept():
+            result = TaskCreator(engine).run(job, lease, lambda: build_body(engine, job))
+    except (redis.ConnectionError, redis.TimeoutError):
+        raise  # Redis is away, not the job at fault: the entry is redone later
+    except Exception as exc:
+        _start_failed(engine, job, exc)
         return
     finally:
-        store.drop_lease("start", rid)
-    engine.emit(store.keys.watch, rid=rid, reason="created")
-    refresh_card(engine, rid, force=True)
+        lease.release()
+    if result.outcome == Outcome.WAIT:
+        retry_at(engine, job, "start", engine.scaled(RESOLVE_AGAIN, floor=0.5))
+    elif result.outcome == Outcome.CANCELLED:
+        cancel_finished(engine, job)
+    elif result.outcome in (Outcome.CREATED, Outcome.ADOPTED, Outcome.BOUND):
+        engine.records.update(rid, tries=0)
+        bound = engine.records.get(rid)
+        if bound is not None:
+            watch(engine, bound)
+            if bound.cancel_requested:
+                cancel_at_ark(engine, bound)
+        refresh_card(engine, rid, force=True)
 
 
-def _requeue_front(engine: Engine, job: Job) -> None:
-    r = engine.redis
-    q = engine.store.keys.user_queue(job.user)
-    r.lpush(q, job.rid)
-    if r.lpos(engine.store.keys.rr, job.user) is None:
-        r.lpush(engine.store.keys.rr, job.user)
+def _start_failed(engine: Engine, job: Job, exc: Exception) -> None:
+    """End, requeue or retry a start that raised (see the module docstring)."""
+    rid = job.rid
+    if isinstance(exc, SpecError):
+        fail(engine, rid, exc.render(job.lang), "", code="invalid_input")
+    elif isinstance(exc, ArkError) and exc.status == 429 and exc.retryable:
+        log.info("create for %s refused as busy (%s); back to the queue", rid, exc.code)
+        engine.queue.requeue_front(rid, job.user, job.pool or Pool.STANDARD)
+        engine.queue.pause_admissions(engine.scaled(ADMIT_PAUSE_SECONDS, floor=0.2))
+    elif is_transient(exc):
+        retry_later(engine, job, "start", exc)
+    elif isinstance(exc, ArkError):
+        why = ark_errors.explain(exc.code, job.lang, exc.message)
+        log.warning("create for %s refused: %s %s", rid, exc.code, exc.message)
+        fail(engine, rid, why.what, why.fix, code=exc.code)
+    elif isinstance(exc, (FeishuError, DownloadError)):
+        log.warning("start of %s: could not fetch an image: %s", rid, exc)
+        fail(engine, rid, i18n.t("image_fetch_failed", job.lang), "", code="image_fetch")
+    else:
+        log.exception("start of %s failed unexpectedly", rid)
+        fail(engine, rid, i18n.t("start_failed", job.lang), "", code="internal")
 
 
-def _build_body(engine: Engine, job: Job) -> dict[str, Any]:
-    """The create body: chat images fetched and checked, callback and last frame requested."""
+def build_body(engine: Engine, job: Job) -> dict[str, Any]:
+    """The create body: chat images fetched and checked, last frame requested (callback and
+    fingerprint are added per attempt by the creator)."""
     spec = spec_from_json(job.spec)
     info = catalogue.get(spec.model or "")
     allow_heic = bool(info and info.series in ("1.5", "2.0"))
@@ -118,151 +123,115 @@ def _build_body(engine: Engine, job: Job) -> dict[str, Any]:
     for img in spec.images:
         if img.source.startswith(FEISHU_IMAGE):
             message_id, _, key = img.source[len(FEISHU_IMAGE):].partition("/")
-            data = engine.feishu.download_resource(message_id, key, type="image", max_bytes=30 * 1024 * 1024)
+            data = engine.feishu.download_resource(message_id, key, type="image", max_bytes=MAX_IMAGE_BYTES)
             meta = inspect_image(data, allow_heic=allow_heic)
             urls[img.source] = to_data_url(data, meta)
-    cb = engine.callback_url()
-    changes: dict[str, Any] = {}
-    if cb:
-        changes["callback_url"] = cb
+    changes: dict[str, Any] = {"callback_url": None}
     if not spec.draft and spec.return_last_frame is None:
         changes["return_last_frame"] = True  # a cover for the video and the start of an Extend
-    if changes:
-        spec = spec.replace(**changes)
-    return build_create_body(spec, urls)
+    if spec.execution_expires_after is None:
+        changes["execution_expires_after"] = engine.settings.seedance_default_expires
+    return build_create_body(spec.replace(**changes), urls)
+
+
+def watch(engine: Engine, job: Job) -> None:
+    """Make sure the scheduler will look at the job's task (first look near the expected end)."""
+    if engine.polls.planned(job.rid) is not None:
+        return
+    expected = expected_seconds(job)
+    elapsed = engine.clock() - (job.submitted_at or engine.clock())
+    engine.polls.plan(job.rid, engine.clock() + max(engine.policy.first_delay(expected) - elapsed, 0.0))
+
+
+def expected_seconds(job: Job) -> float:
+    """The catalogue's typical generation time for this job (service seconds)."""
+    spec = spec_from_json(job.spec)
+    info = catalogue.get(job.model or spec.model or "")
+    if info is None:
+        return 90.0
+    return info.expected_seconds(job.resolution or spec.resolution or "720p", job.duration or spec.duration or 5)
+
+
+# --- retries ------------------------------------------------------------------------------
+
+
+def retry_later(engine: Engine, job: Job, step: str, exc: BaseException) -> None:
+    """Run `step` ("start" or "deliver") again after a backoff; fail the job after too many tries."""
+    tries = job.tries + 1
+    if tries > STEP_RETRY.tries:
+        log.error("%s of %s failed %d times (%s); giving up", step, job.rid, tries, exc)
+        if step == "start":
+            fail(engine, job.rid, i18n.t("start_failed", job.lang), "", code="start_retries")
+        else:
+            fail(engine, job.rid, i18n.t("delivery_failed", job.lang, task_id=job.task_id), "",
+                 code="delivery_retries")
+        return
+    engine.records.update(job.rid, tries=tries)
+    delay = engine.scaled(STEP_RETRY.delay(tries - 1), floor=0.2)
+    log.warning("%s of %s failed (%s); try %d of %d in %.1fs", step, job.rid, exc, tries, STEP_RETRY.tries, delay)
+    retry_at(engine, job, step, delay)
+
+
+def retry_at(engine: Engine, job: Job, step: str, delay: float) -> None:
+    at = engine.clock() + delay
+    if step == "start":
+        engine.polls.later(engine.keys.inbox, {"kind": "start", "payload": json.dumps({"rid": job.rid})}, at)
+    else:
+        engine.polls.later(engine.keys.deliver, {"rid": job.rid}, at)
+
+
+# --- ending ---------------------------------------------------------------------------------
 
 
 def fail(engine: Engine, rid: str, what: str, fix: str, *, code: str = "") -> None:
-    """End a job with one explanation in its thread (idempotent through the reply uuid)."""
-    store = engine.store
-    job = store.get(rid)
-    if job is None:
-        return
-    store.set_state(rid, JobState.FAILED, error_code=code, error_message=what, finished_at=engine.clock())
-    from bot.engine import quota
+    """End a job with one explanation in its thread; slot and budget given back (idempotent)."""
+    previous = engine.budgets.finish(rid, JobState.FAILED, charge=False, error_code=code,
+                                     error_message=what, finished_at=engine.clock())
+    if previous in (JobState.DONE, JobState.CANCELLED):
+        return  # it had ended otherwise; nothing to say
+    log.warning("job %s failed (%s): %s", rid, code, what)
+    notify_failure(engine, rid, fix=fix)
 
-    quota.release(engine, job)
-    if not store.is_sent(rid):
-        text = what + (f"\n{fix}" if fix else "")
-        try:
-            engine.feishu.reply(job.reply_to, "text", {"text": text}, reply_in_thread=bool(job.in_thread),
-                                uuid=f"f-{rid}"[:50])
-        except FeishuError as exc:
-            log.error("could not post failure of %s: %s (log_id %s)", rid, exc.msg, exc.log_id)
-            raise
-        store.mark_sent(rid, "failed")
-    refresh_card(engine, rid, force=True, error=(what, fix))
+
+def notify_failure(engine: Engine, rid: str, *, fix: str = "") -> None:
+    """Post a failed job's explanation once (reply uuid + sent marker); retried if Feishu is down."""
+    job = engine.records.get(rid)
+    if job is None or job.job_state != JobState.FAILED or engine.records.is_sent(rid):
+        return
+    if not fix and job.error_code:
+        fix = ark_errors.explain(job.error_code, job.lang, job.error_message).fix
+    text = job.error_message + (f"\n{fix}" if fix and fix not in job.error_message else "")
+    try:
+        engine.feishu.reply(job.reply_to, "text", {"text": text}, reply_in_thread=bool(job.in_thread),
+                            uuid=f"f-{rid}"[:50])
+    except FeishuError as exc:
+        log.error("could not post the failure of %s: %s (log_id %s)", rid, exc.msg, exc.log_id)
+        if exc.retryable and job.tries < STEP_RETRY.tries:
+            engine.records.update(rid, tries=job.tries + 1)
+            retry_at(engine, job, "deliver", engine.scaled(STEP_RETRY.delay(job.tries), floor=0.2))
+        else:
+            engine.records.mark_sent(rid, "unsent")  # the thread can't be reached: stop trying
+        return
+    engine.records.mark_sent(rid, "failed")
+    refresh_card(engine, rid, force=True, error=(job.error_message, fix))
 
 
 def cancel_finished(engine: Engine, job: Job) -> None:
-    engine.store.set_state(job.rid, JobState.CANCELLED, finished_at=engine.clock())
-    from bot.engine import quota
-
-    quota.release(engine, job)
+    """A job that ends cancelled: budget released, card updated, the queue moves up."""
+    engine.budgets.finish(job.rid, JobState.CANCELLED, charge=False, finished_at=engine.clock())
     refresh_card(engine, job.rid, force=True)
-    refresh_queued_cards(engine)  # the jobs behind it moved up
+    refresh_queued_cards(engine)
 
 
-def card_view(engine: Engine, job: Job, *, error: tuple[str, str] | None = None) -> CardView:
-    spec = spec_from_json(job.spec)
-    info = catalogue.get(job.model or spec.model or "")
-    extra = job.extra_dict()
-    prompt = spec.prompt or str(extra.get("prompt") or "")
-    ratio = job.ratio or spec.ratio or ""
-    duration = job.duration or spec.duration or 0
-    if spec.draft_task_id and job.parent_rid and not (ratio and duration):
-        # A final reuses its draft's ratio and duration (ark-api.md §2.2): show them from the start.
-        draft = engine.store.get(job.parent_rid)
-        if draft is not None:
-            ratio, duration = ratio or draft.ratio, duration or draft.duration
-    expected = 0.0
-    if info is not None:
-        expected = info.expected_seconds(job.resolution or spec.resolution or "720p", duration or 5)
-    state = job.state
-    actions: list[str] = []
-    if state in (JobState.QUEUED, JobState.STARTING, JobState.SUBMITTED):
-        actions = [] if job.cancel_requested else ["cancel"]  # already cancelled: the note says why
-    elif state == JobState.DONE and job.kind == "draft":
-        state = "draft_done"
-        actions = ["approve_720p", "approve_1080p", "reroll", "discard"]
-    elif state == JobState.DONE:
-        actions = ["reroll", "extend"]
-    elif state == JobState.FAILED:
-        actions = ["reroll"]
-    if extra.get("card_state"):
-        state = str(extra["card_state"])
-        actions = list(extra.get("card_actions", []))
-    started = job.running_at or job.submitted_at or job.admitted_at
-    what, fix = error or (job.error_message, "")
-    if job.state == JobState.FAILED and not fix and job.error_code:
-        fix = ark_errors.explain(job.error_code, job.lang, job.error_message).fix
-    return CardView(
-        rid=job.rid, owner=job.user, lang=job.lang, state=state, kind=job.kind,
-        prompt=prompt, model=job.model or spec.model or "",
-        resolution=job.resolution or spec.resolution or "", ratio=ratio, duration=duration,
-        position=engine.store.queue_position(job.rid, job.user) if job.state == JobState.QUEUED else 0,
-        elapsed=(engine.clock() - started) / max(engine.settings.expected_time_factor, 1e-9) if started else 0,
-        expected=expected, task_id=job.task_id, seed=job.seed if job.task_id else None, tokens=job.tokens,
-        error_what=what if job.state == JobState.FAILED else "",
-        error_fix=fix if job.state == JobState.FAILED else "",
-        note=str(extra.get("card_note", "")), actions=actions,
-    )
-
-
-PATCH_MIN_GAP = 2.0  # Feishu allows 5 PATCH/s per message; one every 2 s reads as live and stays far below
-
-
-def refresh_card(engine: Engine, rid: str, *, force: bool = False, error: tuple[str, str] | None = None) -> None:
-    """Send or update the job's live card. Throttled; a failure here never fails the job."""
-    job = engine.store.get(rid)
-    if job is None:
-        return
-    now = engine.clock()
-    if not force and now - job.card_patched_at < PATCH_MIN_GAP:
-        return
-    view = card_view(engine, job, error=error)
-    card = job_card(view)
+def cancel_at_ark(engine: Engine, job: Job) -> bool:
+    """Cancel a job whose task exists: DELETE works while the task is queued at Ark.
+    True if the job ended cancelled; otherwise it runs on and its video is not posted."""
     try:
-        if job.card_id:
-            engine.feishu.patch_card(job.card_id, card)
-        else:
-            sent = engine.feishu.reply(job.reply_to, "interactive", card, reply_in_thread=bool(job.in_thread),
-                                       uuid=f"c-{rid}"[:50])
-            engine.store.update(rid, card_id=sent.message_id)
-            engine.store.index_message(sent.message_id, rid)
-        engine.store.update(rid, card_patched_at=now)
-        shown = _shown_positions_key(engine)
-        if view.position:
-            engine.redis.hset(shown, rid, str(view.position))
-        else:
-            engine.redis.hdel(shown, rid)
-    except FeishuError as exc:
-        log.warning("card update for %s failed: %s (log_id %s)", rid, exc.msg, exc.log_id)
-
-
-QUEUE_CARDS_REFRESHED = 10  # the first queued jobs whose card position is kept current
-
-
-def _shown_positions_key(engine: Engine) -> str:
-    """HASH rid → the queue position its card shows (so only cards that changed are patched)."""
-    return f"{engine.settings.redis_prefix}:cardpos"
-
-
-def refresh_queued_cards(engine: Engine, *, limit: int = QUEUE_CARDS_REFRESHED) -> None:
-    """After admissions or a cancel, patch the queued cards whose position in the queue changed.
-
-    Nothing else touches a queued card until its job starts, so without this a card would keep
-    saying "position 3" while the jobs ahead of it finish. One patch per change of position.
-    """
-    store = engine.store
-    r = engine.redis
-    shown = _shown_positions_key(engine)
-    looked = 0
-    for uid in cast(list[str], r.lrange(store.keys.rr, 0, -1)):
-        for rid in cast(list[str], r.lrange(store.keys.user_queue(uid), 0, limit - 1)):
-            if looked >= limit:
-                return
-            looked += 1
-            position = store.queue_position(rid, uid)
-            if position and str(position) != (r.hget(shown, rid) or ""):
-                refresh_card(engine, rid, force=True)
+        task = engine.ark.get(job.task_id)
+        if task.status == "queued":
+            engine.ark.delete(job.task_id)
+            cancel_finished(engine, job)
+            return True
+    except ArkError as exc:
+        log.info("cancel of %s at Ark failed: %s", job.rid, exc)
+    return False

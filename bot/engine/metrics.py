@@ -1,40 +1,65 @@
-"""Job-engine gauges read from Redis at scrape time, so every web process reports the same truth.
+"""Job-engine gauges read from Redis at scrape time, so every process reports the same truth.
 
-Counts in one process would be partial under gunicorn and several workers;
-the queue, the in-flight slots and the jobs per state live in Redis, so the
-collector asks Redis when /metrics is scraped (a handful of O(1)/O(n) reads).
+A scrape costs one pipelined round trip of O(1) reads: the per-state counters
+kept by the state-changing scripts (`{p}:stats`), the slots held per pool, the
+lengths of the hand-off streams and of the polling schedule.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import redis
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from bot.engine.jobs import JobStore
+from bot.store.jobs import TERMINAL_STATES, JobKeys, JobState, Pool
 
 
 class EngineCollector(Collector):
     def __init__(self, r: redis.Redis, prefix: str) -> None:
-        self.store = JobStore(r, prefix)
+        self.r = r
+        self.keys = JobKeys(prefix)
+
+    def read(self) -> dict[str, Any]:
+        k = self.keys
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hgetall(k.stats)
+        for pool in Pool:
+            pipe.zcard(k.inflight(pool))
+        pipe.xlen(k.inbox)
+        pipe.xlen(k.deliver)
+        pipe.zcard(k.polls)
+        stats, *rest = pipe.execute()
+        slots = dict(zip([p.value for p in Pool], rest[:len(Pool)], strict=True))
+        inbox, deliver, polls = rest[len(Pool):]
+        return {"stats": {s: int(v) for s, v in cast(dict[str, str], stats).items()}, "slots": slots,
+                "inbox": int(inbox), "deliver": int(deliver), "polls": int(polls)}
 
     def collect(self) -> Iterator[Any]:
         try:
-            queued = self.store.queued_count()
-            in_flight = len(self.store.in_flight())
-            states = Counter(str(self.store.r.hget(self.store.keys.job(rid), "state") or "")
-                             for rid in self.store.active_rids())
+            data = self.read()
         except redis.RedisError:
             return
+        stats: dict[str, int] = data["stats"]
         yield GaugeMetricFamily("bot_jobs_queued", "Requests waiting in the fair queue for an Ark slot.",
-                                value=queued)
-        yield GaugeMetricFamily("bot_jobs_in_flight", "Requests holding an Ark slot (starting or generating).",
-                                value=in_flight)
-        by_state = GaugeMetricFamily("bot_jobs_active", "Unfinished requests by state.", labels=["state"])
-        for state, n in sorted(states.items()):
-            by_state.add_metric([state or "unknown"], n)
-        yield by_state
+                                value=max(stats.get(JobState.QUEUED, 0), 0))
+        slots = GaugeMetricFamily("bot_jobs_in_flight", "Requests holding an Ark slot, by pool.", labels=["pool"])
+        for pool, n in data["slots"].items():
+            slots.add_metric([pool], n)
+        yield slots
+        active = GaugeMetricFamily("bot_jobs_active", "Unfinished requests by state.", labels=["state"])
+        ended = CounterMetricFamily("bot_jobs_ended", "Requests that ended, by final state.", labels=["state"])
+        for state in JobState:
+            if state in TERMINAL_STATES:
+                ended.add_metric([state.value], max(stats.get(state, 0), 0))
+            else:
+                active.add_metric([state.value], max(stats.get(state, 0), 0))
+        yield active
+        yield ended
+        yield GaugeMetricFamily("bot_inbox_length", "Accepted events not yet handled by a worker.",
+                                value=data["inbox"])
+        yield GaugeMetricFamily("bot_deliveries_waiting", "Finished tasks waiting for delivery.",
+                                value=data["deliver"])
+        yield GaugeMetricFamily("bot_tasks_watched", "Ark tasks with a planned look.", value=data["polls"])

@@ -1,4 +1,9 @@
-"""Starting and stopping the roles: `serve` (all in one process), `worker`, `scheduler`.
+"""The composition root: settings → clients → engine → roles; `serve`, `worker`, `scheduler`.
+
+This is the one place that wires the chat features (`handlers`) into the engine
+and the one place that keeps per-process state outside `bot.store`: the engines
+this process runs, by name, because APScheduler stores its jobs as a textual
+function reference plus arguments (`run_scheduled`).
 
 SIGTERM/SIGINT drain gracefully: the web server stops taking requests, workers
 finish the entries in hand, the scheduler gives up its lease. SIGKILL loses
@@ -9,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -16,9 +22,34 @@ from typing import Any
 import redis
 
 from bot.config import Settings
-from bot.engine.context import Engine, set_current
+from bot.engine.engine import Engine
 
 log = logging.getLogger(__name__)
+
+_ENGINES: dict[str, Engine] = {}
+"""This process's engines by registration name (see the module docstring)."""
+
+
+def register(name: str, engine: Engine) -> None:
+    _ENGINES[name] = engine
+
+
+def unregister(name: str) -> None:
+    _ENGINES.pop(name, None)
+
+
+def run_scheduled(name: str, what: str) -> None:
+    """The target of the scheduler's APScheduler jobs: `what` is "tick" or "reconcile"."""
+    from bot.engine import poller, scheduler
+
+    engine = _ENGINES.get(name)
+    if engine is None:
+        log.warning("scheduled %s for an engine this process does not run (%s)", what, name)
+        return
+    if what == "tick":
+        poller.tick(engine)
+    elif what == "reconcile":
+        scheduler.reconcile(engine)
 
 
 def connect_redis(settings: Settings) -> tuple[redis.Redis, Any]:
@@ -30,24 +61,41 @@ def connect_redis(settings: Settings) -> tuple[redis.Redis, Any]:
     if not url:
         from bot.engine.embedded_redis import EmbeddedRedis
 
-        embedded = EmbeddedRedis(settings.bot_data_dir)
+        embedded = EmbeddedRedis(settings.bot_data_dir, maxmemory=settings.embedded_redis_maxmemory)
         url = embedded.start()
         log.warning("REDIS_URL is not set: using an embedded Redis server under %s (AOF on)",
                     embedded.dir)
     return connect(url), embedded
 
 
-def build_engine(settings: Settings, r: redis.Redis) -> Engine:
+def node_name(settings: Settings, role: str) -> str:
+    """This process's stable name in Redis: `BOT_NODE` (else the host name) and its role."""
+    return f"{settings.bot_node or socket.gethostname()}-{role}"
+
+
+def build_engine(settings: Settings, r: redis.Redis, *, role: str = "serve") -> Engine:
     from bot.clients.ark import ArkClient
     from bot.clients.feishu import FeishuClient
 
     ark = ArkClient(settings.ark_base_url, settings.require_ark_key(), timeout=settings.ark_timeout)
     feishu = FeishuClient.from_settings(settings)
-    engine = Engine(settings=settings, redis=r, ark=ark, feishu=feishu)
-    if settings.bot_node:
-        engine.node = settings.bot_node
-    set_current(engine)
-    return engine
+    return Engine(settings=settings, redis=r, ark=ark, feishu=feishu, node=node_name(settings, role))
+
+
+def worker_role(engine: Engine, *, threads: int = 4) -> Any:
+    """A worker wired to the chat features."""
+    import handlers
+    from bot.engine.worker import WorkerRole
+
+    return WorkerRole(engine, on_message=handlers.on_message, on_card=handlers.on_card, threads=threads)
+
+
+def scheduler_role(engine: Engine) -> Any:
+    from bot.engine.scheduler import SchedulerRole
+
+    name = f"{engine.node}:{id(engine)}"
+    register(name, engine)
+    return SchedulerRole(engine, registered_as=name)
 
 
 def wait_for_signal(stop: threading.Event) -> None:
@@ -65,8 +113,9 @@ def run_roles(settings: Settings, *, web: bool, worker: bool, scheduler: bool,
               worker_threads: int = 4, ready: Callable[[], None] | None = None) -> None:
     """Run the chosen roles in this process until SIGTERM/SIGINT."""
     r, embedded = connect_redis(settings)
+    role = "serve" if (worker and scheduler) else "worker" if worker else "scheduler" if scheduler else "web"
     try:
-        engine = build_engine(settings, r)
+        engine = build_engine(settings, r, role=role)
     except BaseException:
         if embedded is not None:  # don't leave the server we just started behind
             embedded.stop()
@@ -76,15 +125,11 @@ def run_roles(settings: Settings, *, web: bool, worker: bool, scheduler: bool,
     server = None
     try:
         if scheduler:
-            from bot.engine.scheduler import SchedulerRole
-
-            s = SchedulerRole(engine)
+            s = scheduler_role(engine)
             s.start()
             parts.append(s)
         if worker:
-            from bot.engine.worker import WorkerRole
-
-            w = WorkerRole(engine, threads=worker_threads)
+            w = worker_role(engine, threads=worker_threads)
             w.start()
             parts.append(w)
         if web:

@@ -1,16 +1,24 @@
-"""The scheduler role: exactly one active APScheduler over a Redis job store.
+"""The scheduler role: exactly one active APScheduler, driving the polling tick and reconcile.
 
 Two schedulers on one RedisJobStore run jobs twice and die silently
-(shared/reference/scale.md §1.4), so a scheduler first takes a Redis lock lease
-(`{p}:scheduler:leader`) and only then starts APScheduler; a standby blocks on
-the lock and takes over within the lease time when the leader dies. Losing the
-lease stops the scheduler at once. Work arrives through the `watch` stream and
-is turned into APScheduler jobs *in this process*, so the scheduler wakes up
-for them (jobs added from other processes would not wake it).
+(shared/reference/scale.md §1.4), so a scheduler first takes a Redis lock
+lease and only then starts a fresh APScheduler over the Redis job store, with
+two interval jobs: `tick` (look at the Ark tasks that are due, see
+`bot.engine.poller`) and `reconcile` (re-create what a crash lost). A standby
+blocks on the lock and takes over within the lease time when the leader dies;
+losing the lease, or APScheduler's thread dying (a long Redis outage kills it,
+scale.md §1.3), ends the leadership, and the next one starts a new APScheduler.
+The leader's own thread consumes the `watch` stream (callback hints) and pulls
+the named tasks' looks forward: no job is ever added to APScheduler from outside.
+
+APScheduler stores a job as a textual function reference plus arguments, so the
+interval jobs call `bot.engine.runtime:run_scheduled` with the name under which
+the composition root registered this process's engine.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -18,22 +26,27 @@ from typing import Any
 
 import redis
 
-from bot.engine import watch
-from bot.engine.context import Engine, set_current
-from bot.redis_conn import read_group
+from bot.engine import lifecycle, poller
+from bot.engine.engine import Engine
+from bot.store.jobs import JobState
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 10.0
 RENEW_EVERY = 3.0
-RECONCILE_EVERY = 15.0
+TICK_EVERY = 0.5  # service seconds between polling ticks (the policy's smallest gap is 2.5 s)
+RECONCILE_EVERY = 15.0  # service seconds
 GROUP = "scheduler"
+SCHEDULED = "bot.engine.runtime:run_scheduled"
+STARTING_STALE = 10.0  # service seconds after admission before an unleased start is redone
+FINISHED_STALE = 120.0  # service seconds before an undelivered finished job is handed out again
 
-_active: Any = None
 
+class _QuietSkips(logging.Filter):
+    """A tick still running when the next is due is simply skipped; that is not worth a warning."""
 
-def active_scheduler() -> Any:
-    return _active
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
 
 
 def build_apscheduler(engine: Engine) -> Any:
@@ -41,18 +54,20 @@ def build_apscheduler(engine: Engine) -> Any:
     from apscheduler.jobstores.redis import RedisJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
 
+    aps_log = logging.getLogger("apscheduler.scheduler")
+    if not any(isinstance(f, _QuietSkips) for f in aps_log.filters):
+        aps_log.addFilter(_QuietSkips())
     prefix = engine.settings.redis_prefix
     # The job store pickles jobs: it needs a client WITHOUT decode_responses (scale.md OBS F).
     kwargs = dict(engine.redis.connection_pool.connection_kwargs)
-    kwargs.pop("decode_responses", None)
-    kwargs.pop("encoding", None)
-    kwargs.pop("encoding_errors", None)
+    for key in ("decode_responses", "encoding", "encoding_errors"):
+        kwargs.pop(key, None)
     pool = redis.ConnectionPool(connection_class=engine.redis.connection_pool.connection_class, **kwargs)
     store = RedisJobStore(jobs_key=f"{prefix}:aps:jobs", run_times_key=f"{prefix}:aps:run_times",
                           connection_pool=pool)
     return BackgroundScheduler(
         jobstores={"default": store},
-        executors={"default": ThreadPoolExecutor(8)},
+        executors={"default": ThreadPoolExecutor(2)},
         job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         timezone="UTC",
     )
@@ -61,28 +76,26 @@ def build_apscheduler(engine: Engine) -> Any:
 class SchedulerRole:
     """Leader election + APScheduler + the `watch` stream consumer."""
 
-    def __init__(self, engine: Engine, *, consumer: str | None = None) -> None:
+    def __init__(self, engine: Engine, *, registered_as: str) -> None:
         self.engine = engine
-        self.consumer = consumer or f"{engine.node}-sched"
+        self.registered_as = registered_as
         self.stop_event = threading.Event()
         self.is_leader = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self.leaderships = 0
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        set_current(self.engine)
-        t = threading.Thread(target=self._run, name="scheduler", daemon=True)
-        t.start()
-        self._threads.append(t)
+        self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
+        self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
-        for t in self._threads:
-            t.join(timeout)
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     # --- leadership ---------------------------------------------------------------
     def _run(self) -> None:
-        lock = self.engine.redis.lock(f"{self.engine.settings.redis_prefix}:scheduler:leader",
-                                      timeout=LEASE_SECONDS, thread_local=False)
+        lock = self.engine.redis.lock(self.engine.keys.leader, timeout=LEASE_SECONDS, thread_local=False)
         while not self.stop_event.is_set():
             try:
                 if not lock.acquire(blocking=True, blocking_timeout=1.0):
@@ -91,79 +104,93 @@ class SchedulerRole:
                 log.warning("scheduler: cannot reach Redis for the leader lock: %s", exc)
                 self.stop_event.wait(1.0)
                 continue
-            log.info("scheduler: leader (%s)", self.consumer)
+            self.leaderships += 1
+            log.info("scheduler: leader (%s)", self.engine.node)
             try:
                 self._lead(lock)
+            except Exception:
+                log.exception("scheduler: leadership ended by an error")
             finally:
                 self.is_leader.clear()
                 try:
                     lock.release()
-                except redis.RedisError:
+                except (redis.RedisError, Exception):  # LockNotOwnedError when it had expired
                     pass
             if not self.stop_event.is_set():
                 log.warning("scheduler: lost leadership; back to standby")
+                self.stop_event.wait(0.5)
 
     def _lead(self, lock: Any) -> None:
-        global _active
-        sched = build_apscheduler(self.engine)
-        sched.start()
-        _active = sched
-        self.is_leader.set()
-        sched.add_job("bot.engine.watch:reconcile", trigger="interval",
-                      seconds=max(RECONCILE_EVERY * min(self.engine.settings.expected_time_factor * 4, 1), 1),
-                      id="reconcile", replace_existing=True)
-        sched.add_job("bot.engine.watch:reconcile", trigger="date", id="reconcile-now", replace_existing=True)
-        consumer = threading.Thread(target=self._consume, args=(sched,), name="watch-consumer", daemon=True)
-        consumer.start()
+        e = self.engine
+        sched = build_apscheduler(e)
+        sched.start(paused=True)
         try:
+            args = [self.registered_as]
+            sched.add_job(SCHEDULED, trigger="interval", seconds=e.scaled(TICK_EVERY, floor=0.1), args=[*args, "tick"],
+                          id="tick", replace_existing=True)
+            sched.add_job(SCHEDULED, trigger="interval", seconds=e.scaled(RECONCILE_EVERY, floor=1.0),
+                          args=[*args, "reconcile"], id="reconcile", replace_existing=True)
+            sched.resume()
+            self.is_leader.set()
+            reconcile(e)
+            streams = e.streams
+            streams.ensure_group(e.keys.watch, GROUP)
+            pending_first = True
             last_renew = time.monotonic()
             while not self.stop_event.is_set():
-                self.stop_event.wait(0.5)
                 if time.monotonic() - last_renew >= RENEW_EVERY:
-                    try:
-                        if not lock.reacquire():
-                            return
-                    except (redis.RedisError, Exception) as exc:  # LockNotOwnedError included
-                        log.error("scheduler: lease renewal failed: %s", exc)
+                    if not lock.reacquire():
                         return
                     last_renew = time.monotonic()
-                if not sched.running or (getattr(sched, "_thread", None) and not sched._thread.is_alive()):
-                    log.error("scheduler: APScheduler thread died; giving up leadership")
+                thread = getattr(sched, "_thread", None)
+                if not sched.running or (thread is not None and not thread.is_alive()):
+                    log.error("scheduler: APScheduler's thread died; giving up leadership")
                     return
+                pending_first = self._consume(pending_first)
+        except redis.RedisError as exc:
+            log.error("scheduler: Redis failed while leading: %s", exc)
         finally:
-            _active = None
             try:
                 sched.shutdown(wait=False)
             except Exception:  # already stopped
                 pass
-            consumer.join(3)
 
-    # --- the watch stream -------------------------------------------------------------
-    def _consume(self, sched: Any) -> None:
-        r = self.engine.redis
-        stream = self.engine.store.keys.watch
-        try:
-            r.xgroup_create(stream, GROUP, id="0", mkstream=True)
-        except redis.ResponseError:
-            pass
-        pending_first = True
-        while self.is_leader.is_set() and not self.stop_event.is_set():
-            try:
-                start_id = "0" if pending_first else ">"
-                resp = read_group(r, GROUP, "leader", {stream: start_id}, count=100, block=500)
-                entries = resp[0][1] if resp else []
-                if pending_first and not entries:
-                    pending_first = False
-                    continue
-                for entry_id, fields in entries:
-                    rid = fields.get("rid", "")
-                    if rid:
-                        watch.on_watch_entry(self.engine, sched, rid, fields.get("reason", "created"),
-                                             fields.get("status", ""))
-                    r.xack(stream, GROUP, entry_id)
-            except redis.RedisError as exc:
-                log.warning("scheduler: watch stream read failed: %s", exc)
-                time.sleep(0.5)
-            except Exception:
-                log.exception("scheduler: watch entry failed")
-                time.sleep(0.2)
+    def _consume(self, pending_first: bool) -> bool:
+        """Read callback hints for up to half a second; returns whether old entries remain."""
+        e = self.engine
+        resp = e.streams.read(GROUP, "leader", {e.keys.watch: "0" if pending_first else ">"}, count=100, block=500)
+        entries = resp[0][1] if resp else []
+        for entry_id, fields in entries:
+            rid = fields.get("rid", "")
+            if rid:
+                poller.on_hint(e, rid, fields.get("status", ""))
+            e.streams.done(e.keys.watch, GROUP, entry_id)
+        return pending_first and bool(entries)
+
+
+def reconcile(engine: Engine) -> None:
+    """Re-create what a crash or restart lost: looks, deliveries, interrupted starts, queue entries."""
+    e = engine
+    now = e.clock()
+    for rid in e.records.active_rids():
+        job = e.records.get(rid)
+        if job is None:
+            e.records.forget_active(rid)
+            continue
+        state = job.job_state
+        if state == JobState.SUBMITTED and job.task_id:
+            if e.polls.planned(rid) is None:
+                log.info("reconcile: planning the missing look at %s", rid)
+                lifecycle.watch(e, job)
+        elif state == JobState.FINISHED and not e.records.is_sent(rid):
+            if now - job.finished_at > e.scaled(FINISHED_STALE, floor=2.0) and e.leases.holder("deliver", rid) is None:
+                e.emit(e.keys.deliver, rid=rid)  # delivery entry lost or stuck
+        elif state == JobState.FAILED and not e.records.is_sent(rid):
+            e.emit(e.keys.deliver, rid=rid)  # its explanation was never posted
+        elif state == JobState.QUEUED:
+            e.queue.enqueue(rid, job.user, job.pool)
+        elif state == JobState.STARTING and now - (job.admitted_at or now) > e.scaled(STARTING_STALE, floor=2.0) \
+                and e.leases.holder("start", rid) is None:
+            log.info("reconcile: redoing the interrupted start of %s", rid)
+            e.emit(e.keys.inbox, kind="start", payload=json.dumps({"rid": rid}))
+    e.emit(e.keys.inbox, kind="admit", payload="{}")

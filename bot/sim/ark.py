@@ -17,7 +17,32 @@ unknown task → 404 `ResourceNotFound`; DELETE of a running or cancelled task �
 400 `InvalidParameter` (param `task_id`); queued cap exceeded → 429
 `ServerOverloaded`; `cancelled` is not sent to callbacks; expired tasks carry
 `error: null`; the error message's request id is a server id, also returned
-in `X-Request-Id`, while `X-Client-Request-Id` is echoed.
+in `X-Request-Id`, while `X-Client-Request-Id` is echoed; every 429 carries a
+`Retry-After` (seconds; not documented, the SDK ignores it); which fields a
+queued/running/failed/expired/cancelled task object carries is the
+`queued_fields` setting (`doc` | `full` | `bare`, see `Task.api`); `priority`
+is echoed for every model (sent or 0) as in §3.2's example.
+
+Faults (for chaos tests; `bot.sim.ark_faults` has the details):
+
+* `error_rate` — random 429/500 on any API request, before any work;
+* `slow_rate`/`slow_seconds` — a response held back after the work is done;
+* lost create answers — `lost_create_rate` × `lost_create_mode` (`500`, `drop`
+  = connection closed without a response, `delay` = answer held for
+  `lost_create_delay` real seconds, `mixed`): the task IS created, runs, is
+  listed and billed, but the client does not learn its id;
+* one-shots — POST `/__sim__/faults` `{"op": "create"|"get"|"list"|"delete",
+  "mode": "500"|"429"|"drop"|"lost-500"|"lost-drop"|"lost-delay", "count": N,
+  "delay"?: s}` (or a list of such objects; lost-* on create only); GET
+  returns `{"counts": {op: {mode: n}}, "total", "pending", "log",
+  "lost_tasks"}`; DELETE clears pending one-shots and counters.
+
+Inspection: GET `/__sim__/tasks` lists every task with its create body, the
+prompt, the resolved `params`, `api_key_id` (a hash, never the key), the
+create's request ids and `lost`/`lost_mode`; `/__sim__/requests` logs every
+API request with its status (`null` when the connection was dropped) and
+`fault`; GET/POST `/__sim__/config` reads/changes the settings (and shows
+the fault counters under `faults`).
 """
 
 from __future__ import annotations
@@ -25,8 +50,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import os
 import random
+import socket
 import string
 import tempfile
 import threading
@@ -48,7 +75,8 @@ from bot.sim import media
 from bot.sim.ark_callbacks import CallbackDispatcher
 from bot.sim.ark_cli import register_cli, run_foreground
 from bot.sim.ark_errors import ApiError, invalid, not_found
-from bot.sim.ark_state import STATUSES, Event, ServiceClock, Task, TaskStore
+from bot.sim.ark_faults import LOST_CREATE_MODES, FaultBook, Shot
+from bot.sim.ark_state import QUEUED_FIELDS, STATUSES, Event, ServiceClock, Task, TaskStore
 from bot.sim.ark_validate import CreateValidator, DraftRef, model_name
 
 API = "/api/v3"
@@ -58,8 +86,55 @@ MAX_BODY = 64 * 1024 * 1024
 _ALNUM = string.ascii_letters + string.digits
 INTERNAL_ERROR = "The service encountered an unexpected internal error"
 
+RATE_LIMITED = "The request has exceeded the RPM limit of the endpoint. Please try again later"
+
 _TUNABLE = ("error_rate", "fail_rate", "speed", "slow_rate", "slow_seconds", "concurrency", "queue_cap",
-            "url_ttl", "video_min_bytes", "rpm", "not_opened", "callback_retry_delay")
+            "url_ttl", "video_min_bytes", "rpm", "not_opened", "callback_retry_delay",
+            "lost_create_rate", "lost_create_mode", "lost_create_delay", "queued_fields",
+            "wall_clock_timestamps", "fault_retry_after")
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+        return value.strip().lower() in ("true", "1", "yes")
+    raise ValueError(f"expected a boolean, got {value!r}")
+
+
+def _rate(value: Any) -> float:
+    rate = float(value)
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"a rate must be in [0, 1], got {rate}")
+    return rate
+
+
+def _non_negative(value: Any) -> float:
+    x = float(value)
+    if x < 0:
+        raise ValueError(f"expected a number >= 0, got {x}")
+    return x
+
+
+def _choice(options: tuple[str, ...]) -> Any:
+    def convert(value: Any) -> str:
+        v = str(value).strip().lower()
+        if v not in options:
+            raise ValueError(f"expected one of {', '.join(options)}, got {value!r}")
+        return v
+
+    return convert
+
+
+# Run-time settings that need a conversion/validation before they are applied.
+_CONVERT: dict[str, Any] = {
+    "lost_create_rate": _rate, "lost_create_mode": _choice(LOST_CREATE_MODES),
+    "lost_create_delay": _non_negative, "queued_fields": _choice(QUEUED_FIELDS),
+    "wall_clock_timestamps": _as_bool, "fault_retry_after": _non_negative,
+    "error_rate": _rate, "slow_rate": _rate,
+}
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -124,12 +199,29 @@ class ArkSimulator:
         tick: float = 0.05,
         verbose: bool = False,
         wall_clock_timestamps: bool = False,
+        lost_create_rate: float = 0.0,
+        lost_create_mode: str = "mixed",
+        lost_create_delay: float = 90.0,
+        queued_fields: str = "doc",
+        fault_retry_after: float = 1.0,
     ) -> None:
         self.api_key = api_key
         # Report created_at/updated_at on the wall clock, as the real service does, instead of the
         # sped-up service clock (which runs ahead of real time when speed > 1). The bot compares
         # Ark's created_at with its own clock to adopt a task whose create was interrupted by a crash.
         self.wall_clock_timestamps = wall_clock_timestamps
+        # Lost create answers (see bot.sim.ark_faults): the share of successful creates whose
+        # answer is lost, how ("500", "drop", "delay" or "mixed" = one of the three at random)
+        # and for how long a "delay" holds the answer (real seconds; default above the 60 s read
+        # timeout of the bot's and the SDK's clients).
+        self.lost_create_rate = _rate(lost_create_rate)
+        self.lost_create_mode = _choice(LOST_CREATE_MODES)(lost_create_mode)
+        self.lost_create_delay = _non_negative(lost_create_delay)
+        # Fields of queued/running/failed/expired/cancelled task objects (Task.api): doc|full|bare.
+        self.queued_fields = _choice(QUEUED_FIELDS)(queued_fields)
+        # Retry-After (seconds) of injected 429s; undocumented (❓), the SDK ignores it (§4.4).
+        self.fault_retry_after = _non_negative(fault_retry_after)
+        self.faults = FaultBook()
         self.error_rate = error_rate
         self.slow_rate = slow_rate
         self.slow_seconds = slow_seconds
@@ -156,6 +248,7 @@ class ArkSimulator:
         self._dice = random.Random(None if rng_seed is None else rng_seed + 7919)
         self.store = TaskStore(self.clock, self._rng, concurrency=concurrency, fail_rate=fail_rate)
         self.store.on_success = self._sign_urls
+        self.store.render = self._task_api
         self._secret = os.urandom(16)
         self._callbacks = CallbackDispatcher(callback_retry_delay)
         self._requests: list[dict[str, Any]] = []
@@ -249,15 +342,44 @@ class ArkSimulator:
         return now
 
     def tasks(self) -> list[dict[str, Any]]:
-        """Every task ever created (deleted and purged too), oldest first, with body and timings."""
+        """Every task ever created (deleted and purged too), oldest first, with body and timings.
+
+        Each record also carries the prompt, the resolved create parameters (`params`: seed as
+        picked, safety_identifier, execution_expires_after …), the hashed API key identity
+        (`api_key_id`, never the key), the create's request ids and `lost`/`lost_mode` (whether
+        and how its create answer was lost), so a test can count tasks per bot request.
+        """
         self._sync()
         with self._lock:
-            return [t.inspect() for t in sorted(self.store.tasks.values(), key=lambda t: t.seq)]
+            return [self._inspect(t) for t in sorted(self.store.tasks.values(), key=lambda t: t.seq)]
 
     def task(self, task_id: str) -> dict[str, Any]:
         self._sync()
         with self._lock:
-            return self.store.tasks[task_id].inspect()
+            return self._inspect(self.store.tasks[task_id])
+
+    def _inspect(self, task: Task) -> dict[str, Any]:
+        out = task.inspect()
+        out["api"] = self._task_api(task)
+        return out
+
+    def faults_state(self) -> dict[str, Any]:
+        """Injected-fault counters per op and mode, pending one-shots, the fault log, lost tasks."""
+        with self._lock:
+            out = self.faults.snapshot()
+            out["lost_tasks"] = [t.id for t in sorted(self.store.tasks.values(), key=lambda t: t.seq)
+                                 if t.lost is not None]
+            return out
+
+    def inject_fault(self, op: str, mode: str | int, count: int = 1, delay: float | None = None) -> None:
+        """Queue `count` one-shot faults on `op` (see bot.sim.ark_faults for the modes)."""
+        with self._lock:
+            self.faults.add(op, mode, count, delay)
+
+    def clear_faults(self) -> None:
+        """Drop pending one-shots and reset the counters (rates are settings: use configure)."""
+        with self._lock:
+            self.faults.clear()
 
     def requests_log(self) -> list[dict[str, Any]]:
         """API and media requests served: method, path, status, time (real), service_time, ids."""
@@ -296,6 +418,11 @@ class ArkSimulator:
                 "not_opened": sorted(self.not_opened),
                 "callback_retry_delay": self._callbacks.retry_delay, "now": self.clock.now(),
                 "base_url": self.base_url,
+                "lost_create_rate": self.lost_create_rate, "lost_create_mode": self.lost_create_mode,
+                "lost_create_delay": self.lost_create_delay, "queued_fields": self.queued_fields,
+                "wall_clock_timestamps": self.wall_clock_timestamps,
+                "fault_retry_after": self.fault_retry_after,
+                "faults": self.faults.counts_dict(),  # read-only: injected faults per op and mode
             }
 
     def configure(self, **changes: Any) -> dict[str, Any]:
@@ -303,11 +430,14 @@ class ArkSimulator:
         unknown = set(changes) - set(_TUNABLE)
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        converted = {k: (_CONVERT[k](v) if k in _CONVERT else v) for k, v in changes.items()}
         events: list[Event] = []
         with self._lock:
             events += self.store.advance_to(self.clock.now())
-            for key, value in changes.items():
-                if key == "speed":
+            for key, value in converted.items():
+                if key in ("lost_create_mode", "queued_fields", "wall_clock_timestamps"):
+                    setattr(self, key, value)
+                elif key == "speed":
                     self.clock.set_speed(float(value))
                 elif key == "fail_rate":
                     self.store.fail_rate = float(value)
@@ -419,10 +549,51 @@ class ArkSimulator:
         while window and window[0] <= now - 60:
             window.popleft()
         if len(window) >= self.rpm:
+            # Retry-After is undocumented (❓): the real seconds until the window has room again.
+            wait = window[0] + 60 - now
+            speed = self.clock.speed
+            retry_after = math.ceil(wait / speed) if speed > 0 else math.ceil(self.fault_retry_after)
             raise ApiError(429, "RateLimitExceeded.EndpointRPMExceeded",
                            f"The request has exceeded the RPM limit ({self.rpm}) of the endpoint. "
-                           "Please try again later")
+                           "Please try again later", headers={"Retry-After": str(max(1, retry_after))})
         window.append(now)
+
+    def _rate_limited(self) -> ApiError:
+        return ApiError(429, "RateLimitExceeded.EndpointRPMExceeded", RATE_LIMITED,
+                        headers={"Retry-After": str(math.ceil(self.fault_retry_after))})
+
+    def _lost_fault(self) -> tuple[Shot, str] | None:
+        """(how, source) if the answer of a task just created is lost (caller holds the lock).
+
+        `how.mode` is "500", "drop" or "delay"; a pending lost-* one-shot wins over the rate.
+        """
+        shot = self.faults.take_lost()
+        if shot is not None:
+            shot.mode = shot.mode.removeprefix("lost-")
+            return shot, "one-shot"
+        if self.lost_create_rate > 0 and self._dice.random() < self.lost_create_rate:
+            mode = self.lost_create_mode
+            if mode == "mixed":
+                mode = self._dice.choice(("500", "drop", "delay"))
+            return Shot("create", mode, 1, None), "lost_create_rate"
+        return None
+
+    @staticmethod
+    def _drop_connection() -> None:
+        """Close the client's connection now, so it gets no HTTP response at all.
+
+        Whatever the view returns afterwards cannot be written; werkzeug treats that as a
+        connection dropped by the peer. Without a real socket (Flask's test client) the
+        closest thing is a 500.
+        """
+        sock = request.environ.get("werkzeug.socket")
+        if sock is None:
+            raise ApiError(500, "InternalServiceError", INTERNAL_ERROR)
+        g.dropped = True
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def _create(self) -> Response:
         body = request.get_json(force=True, silent=True)
@@ -436,6 +607,7 @@ class ArkSimulator:
                                fetch_timeout=self.fetch_timeout).validate(body)
         size = info.pixel_size(plan.resolution, plan.ratio) or (1280, 720)
         events: list[Event] = []
+        lost: Shot | None = None
         try:
             with self._lock:
                 now = self.clock.now()
@@ -443,12 +615,30 @@ class ArkSimulator:
                 if self.store.queued_count() >= self.queue_cap:
                     raise ApiError(429, "ServerOverloaded",
                                    f"Your account has reached the limit of {self.queue_cap} queued tasks. "
-                                   "Please try again later")
-                task, created = self.store.add(plan, _shrink(body), size, now)
+                                   "Please try again later",
+                                   headers={"Retry-After": str(math.ceil(self.fault_retry_after))})
+                id_at = self.clock.wall_at(now) if self.wall_clock_timestamps else None
+                task, created = self.store.add(plan, _shrink(body), size, now, id_at=id_at)
                 events += created
                 g.task_id = task.id
+                task.api_key_id = g.get("api_key_id")
+                task.request_id = g.get("request_id")
+                task.client_request_id = g.get("client_request_id")
+                picked = self._lost_fault()
+                if picked is not None:
+                    lost, source = picked
+                    task.lost = lost.mode
+                    g.fault = f"lost-{lost.mode}"
+                    self.faults.record("create", g.fault, source, task_id=task.id,
+                                       request_id=g.get("request_id"))
         finally:
             self._callbacks.submit(events)
+        if lost is not None and lost.mode == "500":
+            raise ApiError(500, "InternalServiceError", INTERNAL_ERROR)
+        if lost is not None and lost.mode == "drop":
+            self._drop_connection()
+        elif lost is not None and lost.mode == "delay":
+            self._stop.wait(self.lost_create_delay if lost.delay is None else lost.delay)
         return _json({"id": task.id})
 
     def _get(self, task_id: str) -> Response:
@@ -461,11 +651,9 @@ class ArkSimulator:
             return _json(self._task_api(task))
 
     def _task_api(self, task: Task) -> dict[str, Any]:
-        out = task.api()
-        if self.wall_clock_timestamps:
-            out["created_at"] = int(self.clock.wall_at(task.created_at))
-            out["updated_at"] = int(self.clock.wall_at(task.updated_at))
-        return out
+        """The task object of GET, list items and callbacks, per `queued_fields` and the clock."""
+        stamp = self.clock.wall_at if self.wall_clock_timestamps else None
+        return task.api(self.queued_fields, stamp)
 
     def _list(self) -> Response:
         args = request.args
@@ -521,25 +709,37 @@ class ArkSimulator:
         app.url_map.strict_slashes = False
 
         @app.before_request
-        def _begin() -> None:
+        def _begin() -> Response | None:
             g.started = time.time()
             g.request_id = "02" + str(int(time.time() * 1000)) + os.urandom(19).hex()
             g.client_request_id = request.headers.get("X-Client-Request-Id") or (
                 datetime.now(UTC).strftime("%Y%m%d%H%M%S") + "".join(random.choices(_ALNUM, k=20))
             )
             g.task_id = None
+            g.fault = None
             if not request.path.startswith(API + "/"):
-                return
+                return None
             self._authenticate()
+            op = request.endpoint if request.endpoint in ("create", "list", "get", "delete") else "other"
             with self._lock:
-                roll = self._dice.random() if self.error_rate > 0 else 1.0
-            if roll < self.error_rate:
-                if roll < self.error_rate / 2:
-                    raise ApiError(
-                        429, "RateLimitExceeded.EndpointRPMExceeded",
-                        "The request has exceeded the RPM limit of the endpoint. Please try again later",
-                    )
+                shot = self.faults.take_reject(op)
+                mode, source = (shot.mode, "one-shot") if shot is not None else (None, "")
+                if mode is None and self.error_rate > 0:
+                    roll = self._dice.random()
+                    if roll < self.error_rate:
+                        mode, source = ("429" if roll < self.error_rate / 2 else "500"), "error_rate"
+                if mode is not None:
+                    g.fault = mode
+                    self.faults.record(op, mode, source, request_id=g.request_id,
+                                       task_id=(request.view_args or {}).get("task_id"))
+            if mode == "429":
+                raise self._rate_limited()
+            if mode == "500":
                 raise ApiError(500, "InternalServiceError", INTERNAL_ERROR)
+            if mode == "drop":
+                self._drop_connection()
+                return Response(status=500)  # never written: the connection is gone
+            return None
 
         @app.after_request
         def _finish(resp: Response) -> Response:
@@ -547,16 +747,18 @@ class ArkSimulator:
             resp.headers["X-Request-Id"] = g.get("request_id", "")
             if request.path.startswith("/__sim__/"):
                 return resp
+            dropped = bool(g.get("dropped"))
             with self._lock:
                 delay = self.slow_seconds if (
-                    request.path.startswith(API + "/") and self.slow_rate > 0
+                    request.path.startswith(API + "/") and self.slow_rate > 0 and not dropped
                     and self._dice.random() < self.slow_rate) else 0.0
                 self._requests.append({
                     "method": request.method, "path": request.path, "query": request.query_string.decode(),
-                    "status": resp.status_code, "time": g.get("started", time.time()),
+                    "status": None if dropped else resp.status_code, "time": g.get("started", time.time()),
                     "service_time": self.clock.now(), "request_id": g.get("request_id"),
                     "client_request_id": g.get("client_request_id"), "task_id": g.get("task_id"),
-                    "delay": delay,
+                    "delay": delay, "fault": g.get("fault"), "dropped": dropped,
+                    "api_key_id": g.get("api_key_id"),
                 })
             if delay:
                 time.sleep(delay)
@@ -564,7 +766,10 @@ class ArkSimulator:
 
         @app.errorhandler(ApiError)
         def _api_error(err: ApiError) -> Response:
-            return _json(err.envelope(g.get("request_id", "")), err.status)
+            resp = _json(err.envelope(g.get("request_id", "")), err.status)
+            for key, value in err.headers.items():
+                resp.headers[key] = value
+            return resp
 
         @app.errorhandler(Exception)
         def _crash(err: Exception) -> Response:
@@ -596,6 +801,8 @@ class ArkSimulator:
         if scheme.lower() != "bearer" or not token or (self.api_key is not None and token != self.api_key):
             raise ApiError(401, "AuthenticationError",
                            "The API key or AK/SK in the request is missing or invalid")
+        # Who sent it, without keeping the key: a short hash (tasks and requests carry it).
+        g.api_key_id = "key-" + hashlib.sha256(token.encode()).hexdigest()[:12]
 
     def _add_sim_routes(self, app: Flask) -> None:
         """Inspection/control endpoints for tests and benchmarks (not part of the real API)."""
@@ -630,6 +837,31 @@ class ArkSimulator:
         app.add_url_rule("/__sim__/callbacks", "sim_callbacks", sim_callbacks, methods=["GET"])
         app.add_url_rule("/__sim__/advance", "sim_advance", sim_advance, methods=["POST"])
         app.add_url_rule("/__sim__/config", "sim_config", sim_config, methods=["GET", "POST"])
+
+        def sim_faults() -> Response:
+            if request.method == "DELETE":
+                self.clear_faults()
+            elif request.method == "POST":
+                data = request.get_json(force=True, silent=True)
+                specs = data if isinstance(data, list) else [data]
+                try:
+                    shots = []
+                    for spec in specs:
+                        if not isinstance(spec, dict) or "op" not in spec or "mode" not in spec:
+                            raise ValueError('expected {"op", "mode", "count"?, "delay"?} (or a list of them)')
+                        extra = set(spec) - {"op", "mode", "count", "delay"}
+                        if extra:
+                            raise ValueError(f"unknown fields: {', '.join(sorted(extra))}")
+                        shots.append(FaultBook.make(spec["op"], spec["mode"], spec.get("count", 1),
+                                                    spec.get("delay")))
+                except ValueError as exc:
+                    return _json({"error": str(exc)}, 400)
+                with self._lock:  # all or nothing
+                    for shot in shots:
+                        self.faults.pending[shot.op].append(shot)
+            return _json(self.faults_state())
+
+        app.add_url_rule("/__sim__/faults", "sim_faults", sim_faults, methods=["GET", "POST", "DELETE"])
 
 
 __all__ = ["ArkSimulator", "register_cli", "run_foreground"]

@@ -37,16 +37,45 @@ def register_cli(sim_app: typer.Typer) -> None:
         verbose: bool = typer.Option(False, help="Log every HTTP request."),
         wall_clock_timestamps: bool = typer.Option(
             False, help="Report created_at/updated_at on the wall clock, not the sped-up service clock."),
+        lost_create_rate: float = typer.Option(
+            0.0, help="Fraction of successful creates whose answer is lost: the task exists, runs and "
+                      "is billed, but the client gets a 500, a closed connection or a late answer."),
+        lost_create_mode: str = typer.Option(
+            "mixed", help="How a lost create answer is lost: 500 | drop | delay | mixed (one at random)."),
+        lost_create_delay: float = typer.Option(
+            90.0, help="Real seconds a 'delay' lost answer is held (make it exceed the client timeout)."),
+        queued_fields: str = typer.Option(
+            "doc", help="Fields of queued/running/failed/expired/cancelled task objects: doc (ark-api.md "
+                        "recommendation) | full (every parameter echo) | bare (id, model, status, times)."),
+        fault_retry_after: float = typer.Option(
+            1.0, help="Retry-After seconds on injected 429s (undocumented by Ark)."),
     ) -> None:
-        """Run the BytePlus Ark video-task simulator in the foreground until SIGINT/SIGTERM."""
+        """Run the BytePlus Ark video-task simulator in the foreground until SIGINT/SIGTERM.
+
+        Run-time control (not part of the real API): GET/POST /__sim__/config, POST /__sim__/advance,
+        GET /__sim__/tasks, /__sim__/requests, /__sim__/callbacks, and GET/POST/DELETE /__sim__/faults
+        for one-shot faults, e.g. {"op": "create", "mode": "lost-500", "count": 1}.
+        """
         from bot.sim.ark import ArkSimulator
+        from bot.sim.ark_faults import LOST_CREATE_MODES
+        from bot.sim.ark_state import QUEUED_FIELDS
+
+        if lost_create_mode not in LOST_CREATE_MODES:
+            raise typer.BadParameter(f"must be one of {', '.join(LOST_CREATE_MODES)}",
+                                     param_hint="--lost-create-mode")
+        if queued_fields not in QUEUED_FIELDS:
+            raise typer.BadParameter(f"must be one of {', '.join(QUEUED_FIELDS)}", param_hint="--queued-fields")
+        if not 0.0 <= lost_create_rate <= 1.0:
+            raise typer.BadParameter("must be in [0, 1]", param_hint="--lost-create-rate")
 
         sim = ArkSimulator(
             api_key=api_key, speed=speed, error_rate=error_rate, fail_rate=fail_rate, slow_rate=slow_rate,
             slow_seconds=slow_seconds, concurrency=concurrency, queue_cap=queue_cap, url_ttl=url_ttl,
             media_dir=media_dir, rng_seed=seed, not_opened=frozenset(not_opened),
             callback_retry_delay=callback_retry_delay, rpm=rpm, verbose=verbose,
-            wall_clock_timestamps=wall_clock_timestamps,
+            wall_clock_timestamps=wall_clock_timestamps, lost_create_rate=lost_create_rate,
+            lost_create_mode=lost_create_mode, lost_create_delay=lost_create_delay,
+            queued_fields=queued_fields, fault_retry_after=fault_retry_after,
         )
         run_foreground(sim, host, port)
 

@@ -24,12 +24,15 @@ REASON_TYPES: dict[int, str] = {
 class ApiError(Exception):
     """One error answer: HTTP status, Ark code, human reason (without the request id) and param."""
 
-    def __init__(self, status: int, code: str, reason: str, param: str = "") -> None:
+    def __init__(
+        self, status: int, code: str, reason: str, param: str = "", headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(f"{status} {code}: {reason}")
         self.status = status
         self.code = code
         self.reason = reason
         self.param = param
+        self.headers = dict(headers or {})  # extra response headers (e.g. Retry-After on a 429)
 
     def envelope(self, request_id: str) -> dict[str, Any]:
         reason = self.reason.rstrip()

@@ -21,6 +21,7 @@ from typing import Any
 from bot.catalogue import video_tokens
 from bot.sim.ark_validate import CreatePlan
 
+QUEUED_FIELDS = ("doc", "full", "bare")
 TERMINAL = frozenset({"succeeded", "failed", "expired", "cancelled"})
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "expired")
 RETENTION = 7 * 86400  # every task is purged 7 days after created_at
@@ -93,6 +94,11 @@ class Task:
     video_url: str | None = None
     last_frame_url: str | None = None
     history: list[tuple[str, float]] = field(default_factory=list)
+    # How the create request went (inspection only): who sent it and whether its answer was lost.
+    api_key_id: str | None = None
+    request_id: str | None = None
+    client_request_id: str | None = None
+    lost: str | None = None  # None, or how the create answer was lost: "500", "drop" or "delay"
 
     @property
     def visible(self) -> bool:
@@ -102,27 +108,39 @@ class Task:
     def expires_at(self) -> float:
         return self.created_at + self.plan.execution_expires_after
 
-    def api(self) -> dict[str, Any]:
-        """The task object exactly as GET / list / callbacks show it (ark-api.md §3.2)."""
+    def api(self, fields: str = "doc", stamp: Callable[[float], float] | None = None) -> dict[str, Any]:
+        """The task object exactly as GET / list / callbacks show it (ark-api.md §3.2).
+
+        A succeeded task always carries every field. Which fields a queued, running, failed,
+        expired or cancelled task carries is not documented (❓), so `fields` picks one of
+        QUEUED_FIELDS: "doc" = the 🔶 recommendation (id, model, status, error, created_at,
+        updated_at, service_tier, execution_expires_after), "full" = every parameter echo as on
+        success (no content/usage: they do not exist yet), "bare" = id, model, status,
+        created_at, updated_at (+ error when there is one). `stamp` maps service time to the
+        reported timestamps (the wall clock, with --wall-clock-timestamps).
+        """
         p = self.plan
-        out: dict[str, Any] = {
-            "id": self.id, "model": self.model_name, "status": self.status, "error": self.error,
-            "created_at": int(self.created_at), "updated_at": int(self.updated_at),
-            "service_tier": p.service_tier, "execution_expires_after": p.execution_expires_after,
-        }
-        if p.safety_identifier is not None:
-            out["safety_identifier"] = p.safety_identifier
-        if self.status != "succeeded":
+        at = stamp or (lambda t: t)
+        out: dict[str, Any] = {"id": self.id, "model": self.model_name, "status": self.status}
+        if fields == "bare" and self.status != "succeeded":
+            if self.error is not None:
+                out["error"] = self.error
+            out.update(created_at=int(at(self.created_at)), updated_at=int(at(self.updated_at)))
             return out
-        content = {"video_url": self.video_url}
-        if p.return_last_frame:
-            content["last_frame_url"] = self.last_frame_url
-        tokens = self.tokens
-        usage: dict[str, Any] = {"completion_tokens": tokens, "total_tokens": tokens}
-        if p.tools:
-            usage["tool_usage"] = {"web_search": 0}
-        out.update(content=content, usage=usage)
-        if self.seed is not None:
+        out.update(error=self.error, created_at=int(at(self.created_at)), updated_at=int(at(self.updated_at)))
+        if self.status != "succeeded" and fields != "full":
+            out.update(service_tier=p.service_tier, execution_expires_after=p.execution_expires_after)
+            return out
+        if self.status == "succeeded":
+            content = {"video_url": self.video_url}
+            if p.return_last_frame:
+                content["last_frame_url"] = self.last_frame_url
+            tokens = self.tokens
+            usage: dict[str, Any] = {"completion_tokens": tokens, "total_tokens": tokens}
+            if p.tools:
+                usage["tool_usage"] = {"web_search": 0}
+            out.update(content=content, usage=usage)
+        if self.seed is not None:  # models without seed support (2.0 series) report none
             out["seed"] = self.seed
         out.update(resolution=p.resolution, ratio=p.ratio)
         if p.frames is not None:
@@ -130,13 +148,16 @@ class Task:
         else:
             out["duration"] = p.duration
         out["framespersecond"] = 24
+        out.update(service_tier=p.service_tier, execution_expires_after=p.execution_expires_after)
         if p.generate_audio is not None:
             out["generate_audio"] = p.generate_audio
         out["draft"] = p.draft
         if p.draft_task_id:
             out["draft_task_id"] = p.draft_task_id
-        if p.priority is not None:
-            out["priority"] = p.priority
+        # §3.2's example shows priority 0 on a 1.5 Pro task: echoed for every model (sent or 0).
+        out["priority"] = p.priority or 0
+        if p.safety_identifier is not None:
+            out["safety_identifier"] = p.safety_identifier
         return out
 
     @property
@@ -167,6 +188,25 @@ class Task:
             "resolution": p.resolution, "ratio": p.ratio, "generate_audio": p.generate_audio,
             "callback_url": p.callback_url, "error": self.error, "deleted": self.deleted,
             "purged": self.purged, "history": [list(h) for h in self.history],
+            # Mapping tasks back to the requests that made them (chaos tests count tasks per request).
+            "prompt": p.text, "safety_identifier": p.safety_identifier, "params": self.params(),
+            "api_key_id": self.api_key_id, "request_id": self.request_id,
+            "client_request_id": self.client_request_id,
+            "lost": self.lost is not None, "lost_mode": self.lost,
+            "billed_tokens": self.tokens if self.status == "succeeded" else 0,
+        }
+
+    def params(self) -> dict[str, Any]:
+        """Every create parameter as the task will use it (defaults filled in, seed as picked)."""
+        p = self.plan
+        return {
+            "resolution": p.resolution, "ratio": p.ratio, "duration": p.duration, "frames": p.frames,
+            "seed": self.seed, "requested_seed": p.seed, "camera_fixed": p.camera_fixed,
+            "watermark": p.watermark, "generate_audio": p.generate_audio, "draft": p.draft,
+            "draft_task_id": p.draft_task_id, "return_last_frame": p.return_last_frame,
+            "service_tier": p.service_tier, "execution_expires_after": p.execution_expires_after,
+            "priority": p.priority, "safety_identifier": p.safety_identifier,
+            "callback_url": p.callback_url, "tools": p.tools,
         }
 
 
@@ -196,6 +236,9 @@ class TaskStore:
         self.create_times: dict[str, deque[float]] = {}
         # Set by the simulator: fills the video/last-frame URLs when a task succeeds.
         self.on_success: Callable[[Task], None] | None = None
+        # Set by the simulator: the task object as GET shows it (field set, timestamps), so that
+        # callback bodies are exactly the GET representation at the moment of the change (§2.4).
+        self.render: Callable[[Task], dict[str, Any]] = lambda t: t.api()
 
     # ---- ids and creation --------------------------------------------------------------------
 
@@ -212,11 +255,16 @@ class TaskStore:
 
     def add(
         self, plan: CreatePlan, body: dict[str, Any], size: tuple[int, int], now: float,
+        id_at: float | None = None,
     ) -> tuple[Task, list[Event]]:
-        """Create a queued task at `now` (the caller has advanced the store to `now`)."""
+        """Create a queued task at `now` (the caller has advanced the store to `now`).
+
+        `id_at` is the time stamped into the task ID (default `now`; the wall clock when the
+        simulator reports wall-clock timestamps, so the ID agrees with `created_at`).
+        """
         self._seq += 1
         task = Task(
-            id=self.new_id(now), seq=self._seq, plan=plan, body=body, created_at=now,
+            id=self.new_id(now if id_at is None else id_at), seq=self._seq, plan=plan, body=body, created_at=now,
             created_at_real=time.time(), width=size[0], height=size[1], updated_at=now,
         )
         if plan.seed is not None:
@@ -309,7 +357,7 @@ class TaskStore:
         if status == "succeeded" and self.on_success is not None:
             self.on_success(task)
         if task.plan.callback_url and status != "cancelled":
-            events.append(Event(task.id, status, task.plan.callback_url, task.api()))
+            events.append(Event(task.id, status, task.plan.callback_url, self.render(task)))
 
     # ---- API operations ----------------------------------------------------------------------
 

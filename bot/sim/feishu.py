@@ -5,7 +5,20 @@ built to `shared/reference/feishu-api.md`:
 
 * **Open API** (`/open-apis/...`): tenant token, bot info, send/reply/get/PATCH messages,
   file and image uploads, resource downloads (with Range), reactions, delayed card update;
-  Feishu's envelopes, error codes, per-chat rate limit, uuid idempotency and optional faults.
+  Feishu's envelopes, error codes, per-chat rate limit (230020, HTTP 400), an optional per-app
+  send/reply limit (HTTP 429 with `x-ogw-ratelimit-*` headers), uuid idempotency.
+* **Faults** per operation (`bot.sim.feishu_faults`): token, bot_info, send, reply, patch,
+  get_message, card_update, upload_file, upload_image, resource, reaction; HTTP 429 (code
+  99991400 + `x-ogw-ratelimit-reset`) or 5xx, "before" (nothing done) or "after" (done —
+  a reply/send IS posted, idempotently by uuid — but answered with the error); as rates
+  (`--fault OP:STATUS:RATE[:after]`, POST `/__sim__/faults {"op","status","rate","when"}`) or
+  one-shots (POST `/__sim__/faults {"op","status","count","when"}`); GET `/__sim__/faults`
+  counts what was injected per op and status ("500", "500:after", …); DELETE clears.
+  The legacy `fault_rate` / `inject_faults` are the `"*"` (every op but token) case.
+* **Request log**: GET `/__sim__/requests[?op=reply,send]` lists every Open API request the bot
+  made: op, path, uuid, target message_id, chat_id, msg_type, HTTP status, Feishu code, injected
+  fault, result_message_id and whether it `created` a message or was a uuid replay
+  (`deduplicated`) — so a test can count the POSTs that really posted.
 * **Users** (`/__sim__/...` and the same Python methods): send text, photos, posts and replies as
   schema-2.0 `im.message.receive_v1` events, click card buttons (`card.action.trigger`), answer
   `url_verification`; encrypted and signed like Feishu, redelivered with the same event_id on a
@@ -55,7 +68,8 @@ class FeishuSimulator(FeishuState):
     Keyword-only options (see `FeishuState`): app_id, app_secret, encrypt_key ("" = plaintext,
     unsigned events), verification_token, webhook_url, bot_open_id, bot_name, tenant_key,
     retry_schedule, ack_timeout, token_expire, chat_qps, patch_qps, file_limit, image_limit,
-    fault_rate, fault_statuses, seed.
+    fault_rate, fault_statuses, faults (e.g. ["reply:500:0.1:after"]), app_qps, ratelimit_reset,
+    seed.
     """
 
     _server: BaseWSGIServer | None = None
@@ -593,10 +607,36 @@ def register_cli(sim_app: typer.Typer) -> None:
         ] = "0.5,2,5,10",
         chat_qps: Annotated[int, typer.Option(help="Messages per second per chat (0 = unlimited).")] = 5,
         fault_rate: Annotated[float, typer.Option(help="Share of Open API calls failed with 429/500.")] = 0.0,
+        fault: Annotated[
+            list[str] | None,
+            typer.Option(
+                help="Per-operation fault rate OP:STATUS:RATE[:after] (repeatable), e.g. reply:500:0.1:after. "
+                "OP: token, bot_info, send, reply, patch, get_message, card_update, upload_file, "
+                "upload_image, resource, reaction or * (all but token); STATUS: 429 or 5xx; :after = "
+                "the work is done (message posted) but the answer is the error.",
+            ),
+        ] = None,
+        app_qps: Annotated[
+            int, typer.Option(help="send/reply per second per app before HTTP 429 (0 = unlimited).")
+        ] = 0,
+        ratelimit_reset: Annotated[
+            float, typer.Option(help="x-ogw-ratelimit-reset seconds on injected 429s.")
+        ] = 1.0,
         verbose: Annotated[bool, typer.Option(help="Log every HTTP request.")] = False,
     ) -> None:
-        """Run the Feishu/Lark simulator in the foreground until Ctrl-C / SIGTERM."""
+        """Run the Feishu/Lark simulator in the foreground until Ctrl-C / SIGTERM.
+
+        Run-time control (not part of Feishu): POST /__sim__/send, /__sim__/click, GET /__sim__/messages,
+        /__sim__/requests, GET/POST /__sim__/config, GET/POST/DELETE /__sim__/faults, e.g.
+        {"op": "reply", "status": 500, "count": 1, "when": "after"}.
+        """
+        from bot.sim.feishu_faults import parse_cli_fault
+
         schedule = tuple(float(x) for x in retry_schedule.split(",") if x.strip())
+        try:
+            faults = [parse_cli_fault(x) for x in fault or []]
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--fault") from None
         sim = FeishuSimulator(
             app_id=app_id,
             app_secret=app_secret,
@@ -609,6 +649,9 @@ def register_cli(sim_app: typer.Typer) -> None:
             retry_schedule=schedule,
             chat_qps=chat_qps,
             fault_rate=fault_rate,
+            faults=faults,
+            app_qps=app_qps,
+            ratelimit_reset=ratelimit_reset,
         )
         origin = sim.start(host, port, quiet=not verbose)
         done = threading.Event()

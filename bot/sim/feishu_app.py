@@ -1,7 +1,9 @@
 """HTTP face of the Feishu simulator: Open API routes (Feishu envelopes) and `/__sim__` controls.
 
 Thin on purpose: every rule lives in `FeishuSimulator` / `feishu_openapi`, so the Python API that
-tests use and the HTTP API that the bot (and a developer's curl) uses behave identically.
+tests use and the HTTP API that the bot (and a developer's curl) uses behave identically. The one
+HTTP-only concern is `open_api(op)`: per-operation faults before/after the work
+(`bot.sim.feishu_faults`), the per-app limit, and the request log behind GET /__sim__/requests.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +19,7 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from bot.sim import feishu_events as ev
+from bot.sim.feishu_faults import ANY, Fault, make_fault
 from bot.sim.feishu_openapi import UPLOAD_TOO_LARGE, ApiError, parse_multipart
 
 if TYPE_CHECKING:
@@ -54,6 +58,38 @@ def _envelope_error(err: ApiError) -> Response:
     return resp
 
 
+def _token_error(err: ApiError) -> Response:
+    """Errors of tenant_access_token/internal: like its success, no `data`/`error` wrapper (§5.1)."""
+    resp = jsonify({"code": err.code, "msg": err.msg})
+    resp.status_code = err.status
+    for k, v in err.headers.items():
+        resp.headers[k] = v
+    return resp
+
+
+# Request-body fields copied into the request log (GET /__sim__/requests).
+_LOGGED_FIELDS = ("uuid", "msg_type", "reply_in_thread", "receive_id")
+_JSON_OPS = frozenset({"send", "reply", "patch", "card_update", "reaction"})
+
+
+def _request_entry(op: str, view_args: dict[str, Any]) -> JSON:
+    entry: JSON = {
+        "op": op, "method": request.method, "path": request.path, "time": time.time(),
+        "log_id": g.get("log_id", ""), "message_id": view_args.get("message_id"),
+    }
+    if op == "send":
+        entry["receive_id_type"] = request.args.get("receive_id_type")
+    if op == "resource":
+        entry.update(key=view_args.get("key"), type=request.args.get("type"))
+    if op in _JSON_OPS and request.method in ("POST", "PATCH"):
+        body = _json_body()
+        if isinstance(body, dict):
+            entry.update({k: body[k] for k in _LOGGED_FIELDS if k in body})
+            if op == "reaction" and isinstance(body.get("reaction_type"), dict):
+                entry["emoji_type"] = body["reaction_type"].get("emoji_type")
+    return entry
+
+
 def _ok(data: Any) -> Response:
     return jsonify({"code": 0, "msg": "success", "data": data})
 
@@ -72,19 +108,48 @@ def build_app(sim: FeishuSimulator) -> Flask:
     # Oversize uploads must reach the handler so they get Feishu's 234006, not a bare 413.
     app.config["MAX_CONTENT_LENGTH"] = 2 * max(sim.file_limit, sim.image_limit) + (1 << 20)
 
-    def open_api(auth: bool = True) -> Callable[[View], View]:
+    def open_api(op: str, auth: bool = True) -> Callable[[View], View]:
+        """Faults (before/after), auth, the per-app limit and the request log around one route."""
+
         def wrap(fn: View) -> View:
             @functools.wraps(fn)
             def inner(*args: Any, **kwargs: Any) -> Any:
+                outcome: JSON = {}
+                g.outcome = outcome
+                entry = _request_entry(op, kwargs)
+                fault: Fault | None = None
                 try:
-                    fault = sim.maybe_fault()
+                    fault = sim.take_fault(op, "before", path=request.path, message_id=kwargs.get("message_id"))
                     if fault is not None:
-                        raise fault
+                        raise sim.fault_error(fault)
                     if auth:
                         sim.authenticate(request.headers.get("Authorization"))
-                    return fn(*args, **kwargs)
+                    sim.app_rate_limit(op)
+                    resp = app.make_response(fn(*args, **kwargs))
+                    fault = sim.take_fault(
+                        op, "after", path=request.path,
+                        message_id=outcome.get("message_id") or kwargs.get("message_id"),
+                    )
+                    if fault is not None:  # the work is done; only the answer is lost
+                        raise sim.fault_error(fault)
+                    entry["code"] = 0
                 except ApiError as err:
-                    return _envelope_error(err)
+                    resp = _token_error(err) if op == "token" else _envelope_error(err)
+                    entry["code"] = err.code
+                entry.update(
+                    status=resp.status_code,
+                    fault=None if fault is None else {"status": fault.status, "when": fault.when,
+                                                      "source": fault.source},
+                    chat_id=outcome.get("chat_id"),
+                    result_message_id=outcome.get("message_id"),
+                    created=bool(outcome.get("created")),
+                    deduplicated=bool(outcome.get("deduplicated")),
+                )
+                for key in ("file_key", "image_key", "reaction_id"):
+                    if key in outcome:
+                        entry[key] = outcome[key]
+                sim.record_request(entry)
+                return resp
 
             return inner
 
@@ -119,70 +184,76 @@ def build_app(sim: FeishuSimulator) -> Flask:
     # --- Open API ----------------------------------------------------------------------------------
 
     @app.post("/open-apis/auth/v3/tenant_access_token/internal")
+    @open_api("token", auth=False)
     def token() -> Any:
-        try:
-            return jsonify(sim.issue_token(_json_body()))
-        except ApiError as err:
-            return jsonify({"code": err.code, "msg": err.msg}), err.status
+        return jsonify(sim.issue_token(_json_body()))
 
     @app.get("/open-apis/bot/v3/info")
-    @open_api()
+    @open_api("bot_info")
     def bot_info() -> Any:
         return jsonify(sim.bot_info())
 
     @app.post("/open-apis/im/v1/messages")
-    @open_api()
+    @open_api("send")
     def create_message() -> Any:
-        return _ok(sim.create_message(request.args.get("receive_id_type"), _json_body()))
+        return _ok(sim.create_message(request.args.get("receive_id_type"), _json_body(), g.outcome))
 
     @app.post("/open-apis/im/v1/messages/<message_id>/reply")
-    @open_api()
+    @open_api("reply")
     def reply(message_id: str) -> Any:
-        return _ok(sim.reply(message_id, _json_body()))
+        return _ok(sim.reply(message_id, _json_body(), g.outcome))
 
     @app.patch("/open-apis/im/v1/messages/<message_id>")
-    @open_api()
+    @open_api("patch")
     def patch(message_id: str) -> Any:
-        return _ok(sim.patch_message(message_id, _json_body()))
+        data = sim.patch_message(message_id, _json_body())
+        g.outcome["updated"] = True
+        return _ok(data)
 
     @app.get("/open-apis/im/v1/messages/<message_id>")
-    @open_api()
+    @open_api("get_message")
     def get_message(message_id: str) -> Any:
         return _ok(sim.get_message(message_id))
 
     @app.post("/open-apis/interactive/v1/card/update")
-    @open_api()
+    @open_api("card_update")
     def card_update() -> Any:
         return _ok(sim.card_update(_json_body()))
 
     @app.post("/open-apis/im/v1/files")
-    @open_api()
+    @open_api("upload_file")
     def upload_file() -> Any:
-        return _ok(sim.upload_file(parse_multipart(request.get_data(), request.content_type or "")))
+        data = sim.upload_file(parse_multipart(request.get_data(), request.content_type or ""))
+        g.outcome["file_key"] = data["file_key"]
+        return _ok(data)
 
     @app.post("/open-apis/im/v1/images")
-    @open_api()
+    @open_api("upload_image")
     def upload_image() -> Any:
-        return _ok(sim.upload_image(parse_multipart(request.get_data(), request.content_type or "")))
+        data = sim.upload_image(parse_multipart(request.get_data(), request.content_type or ""))
+        g.outcome["image_key"] = data["image_key"]
+        return _ok(data)
 
     @app.get("/open-apis/im/v1/messages/<message_id>/resources/<key>")
-    @open_api()
+    @open_api("resource")
     def resource(message_id: str, key: str) -> Any:
         data, ctype, name = sim.resource(message_id, key, request.args.get("type"))
         return _binary(data, ctype, name)
 
     @app.post("/open-apis/im/v1/messages/<message_id>/reactions")
-    @open_api()
+    @open_api("reaction")
     def add_reaction(message_id: str) -> Any:
-        return _ok(sim.add_reaction(message_id, _json_body()))
+        data = sim.add_reaction(message_id, _json_body())
+        g.outcome["reaction_id"] = data["reaction_id"]
+        return _ok(data)
 
     @app.get("/open-apis/im/v1/messages/<message_id>/reactions")
-    @open_api()
+    @open_api("reaction")
     def list_reactions(message_id: str) -> Any:
         return _ok(sim.list_reactions(message_id, request.args.get("reaction_type")))
 
     @app.delete("/open-apis/im/v1/messages/<message_id>/reactions/<reaction_id>")
-    @open_api()
+    @open_api("reaction")
     def delete_reaction(message_id: str, reaction_id: str) -> Any:
         return _ok(sim.delete_reaction(message_id, reaction_id))
 
@@ -290,33 +361,66 @@ def build_app(sim: FeishuSimulator) -> Flask:
         sim.reset()
         return jsonify({"ok": True})
 
-    @app.post("/__sim__/config")
-    def sim_config() -> Any:
-        b = body()
-        for key, conv in (
-            ("webhook_url", lambda v: v or None),
-            ("ack_timeout", float),
-            ("chat_qps", int),
-            ("fault_rate", float),
-            ("retry_schedule", lambda v: tuple(float(x) for x in v)),
-        ):
-            if key in b:
-                setattr(sim, key, conv(b[key]))
-        return jsonify(
-            {
-                "webhook_url": sim.webhook_url,
-                "ack_timeout": sim.ack_timeout,
-                "chat_qps": sim.chat_qps,
-                "fault_rate": sim.fault_rate,
-                "retry_schedule": list(sim.retry_schedule),
-            }
-        )
+    config_keys: dict[str, Callable[[Any], Any]] = {
+        "webhook_url": lambda v: v or None,
+        "ack_timeout": float,
+        "chat_qps": int,
+        "patch_qps": int,
+        "app_qps": int,
+        "fault_rate": float,
+        "fault_statuses": lambda v: tuple(int(x) for x in v),
+        "ratelimit_reset": float,
+        "retry_schedule": lambda v: tuple(float(x) for x in v),
+    }
 
-    @app.post("/__sim__/faults")
+    @app.route("/__sim__/config", methods=["GET", "POST"])
+    def sim_config() -> Any:
+        if request.method == "POST":
+            b = body()
+            unknown = set(b) - set(config_keys)
+            if unknown:
+                raise SimUsageError(f"unknown settings {sorted(unknown)}; allowed: {sorted(config_keys)}")
+            try:
+                converted = {k: config_keys[k](v) for k, v in b.items()}
+            except (TypeError, ValueError) as exc:
+                raise SimUsageError(f"bad setting: {exc}") from None
+            for key, value in converted.items():
+                setattr(sim, key, value)
+        out: JSON = {}
+        for key in config_keys:
+            value = getattr(sim, key)
+            out[key] = list(value) if isinstance(value, tuple) else value
+        out["faults"] = sim.fault_state()["counts"]  # read-only: injected faults per op/status
+        return jsonify(out)
+
+    @app.route("/__sim__/faults", methods=["GET", "POST", "DELETE"])
     def sim_faults() -> Any:
-        b = body()
-        sim.inject_faults(int(b.get("count", 1)), int(b.get("status", 429)))
-        return jsonify({"ok": True})
+        if request.method == "DELETE":
+            sim.clear_faults()
+        elif request.method == "POST":
+            data = _json_body()
+            specs = data if isinstance(data, list) else [data if data is not None else {}]
+            faults = []
+            for spec in specs:
+                if not isinstance(spec, dict):
+                    raise SimUsageError("a fault is a JSON object (or send a list of them)")
+                extra = set(spec) - {"op", "status", "count", "rate", "when", "code"}
+                if extra:
+                    raise SimUsageError(f"unknown fault fields {sorted(extra)}")
+                try:
+                    faults.append(make_fault(
+                        spec.get("op", ANY), spec.get("status", 429), when=spec.get("when", "before"),
+                        count=spec.get("count"), rate=spec.get("rate"), code=spec.get("code"),
+                    ))
+                except (TypeError, ValueError) as exc:
+                    raise SimUsageError(str(exc)) from None
+            sim.add_faults(faults)
+        return jsonify({"ok": True, **sim.fault_state()})
+
+    @app.get("/__sim__/requests")
+    def sim_requests() -> Any:
+        ops = [x for v in request.args.getlist("op") for x in v.split(",") if x]
+        return jsonify({"requests": sim.requests_log(ops or None)})
 
     @app.post("/__sim__/expire-tokens")
     def sim_expire_tokens() -> Any:

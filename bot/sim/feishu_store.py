@@ -3,13 +3,15 @@
 `FeishuState` holds every record (messages and their versions, uploads, reactions, deliveries,
 tokens) behind one lock and implements the Open API operations of feishu-api.md §5 as plain
 methods raising `ApiError`; `feishu_app` maps them to HTTP, `feishu.FeishuSimulator` adds the
-users' side and the server.
+users' side and the server. It also keeps the fault plan (`bot.sim.feishu_faults`: per-operation
+one-shots and rates, before/after the work, counted) and the log of every Open API request.
 """
 
 from __future__ import annotations
 
 import collections
 import json
+import math
 import random
 import threading
 import time
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.sim import feishu_events as ev
+from bot.sim.feishu_faults import ANY, Fault, FaultPlan, make_fault, parse_cli_fault, status_message
 from bot.sim.feishu_openapi import (
     APP_CREDENTIALS,
     CARD_OPEN_IDS_EMPTY,
@@ -96,6 +99,7 @@ class _Message:
     versions: list[JSON] = field(default_factory=list)
     update_ms: int = 0
     event_ids: list[str] = field(default_factory=list)
+    requests: int = 0  # send/reply requests answered with this message (creation + uuid replays)
 
 
 @dataclass
@@ -133,6 +137,9 @@ class FeishuState:
         image_limit: int = 10 * 1024 * 1024,
         fault_rate: float = 0.0,
         fault_statuses: Sequence[int] = (429, 500),
+        faults: Sequence[str | Fault] = (),
+        app_qps: int = 0,
+        ratelimit_reset: float = 1.0,
         seed: int | None = None,
     ) -> None:
         self.app_id = app_id
@@ -152,13 +159,21 @@ class FeishuState:
         self.image_limit = image_limit
         self.fault_rate = fault_rate
         self.fault_statuses = tuple(fault_statuses)
+        # Per-app limit on send/reply (feishu-api.md §5.2: 50/s per app); 0 = off. Exceeding it is
+        # answered as the gateway does (§5): HTTP 429, code 99991400, x-ogw-ratelimit-* headers.
+        self.app_qps = app_qps
+        # x-ogw-ratelimit-reset (seconds) of injected 429s.
+        self.ratelimit_reset = ratelimit_reset
+        self._faults = FaultPlan()
+        for spec in faults:
+            self._faults.add(parse_cli_fault(spec) if isinstance(spec, str) else spec)
+        self._app_hits: collections.deque[float] = collections.deque()
         self._rng = random.Random(seed)
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._clock_offset = 0.0
         self._tokens: dict[str, float] = {}  # tenant token -> expiry (sim clock)
-        self._forced_faults: collections.deque[int] = collections.deque()
         self._retrying = 0  # redelivery threads alive (survives reset: they finish on their own)
         self._init_state()
 
@@ -174,15 +189,17 @@ class FeishuState:
         self._chat_hits: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
         self._patch_hits: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
         self._card_tokens: dict[str, JSON] = {}  # c-token -> {message_id, expires, uses}
+        self._requests: list[JSON] = []  # every Open API request (see record_request)
 
     # --- test controls -------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget messages, uploads, reactions and deliveries. Issued tokens stay valid, because
-        lark-oapi caches its token process-wide and never refreshes on 99991663."""
+        """Forget messages, uploads, reactions, deliveries, the request log, pending one-shot faults
+        and fault counters (fault rates stay). Issued tokens stay valid, because lark-oapi caches
+        its token process-wide and never refreshes on 99991663."""
         with self._lock:
             self._init_state()
-            self._forced_faults.clear()
+            self._faults.clear(rules=False)
 
     def advance_clock(self, seconds: float) -> None:
         """Move Feishu's clock (token expiry, uuid window, 14-day PATCH window) without sleeping."""
@@ -196,8 +213,41 @@ class FeishuState:
 
     def inject_faults(self, count: int = 1, status: int = 429) -> None:
         """Fail the next `count` Open API calls (not the token call) with HTTP 429 or 5xx."""
+        self.inject_fault(ANY, status, count=count)
+
+    def inject_fault(
+        self, op: str, status: int, *, count: int = 1, when: str = "before", code: int | None = None
+    ) -> None:
+        """One-shot: the next `count` requests of `op` fail (see bot.sim.feishu_faults)."""
+        fault = make_fault(op, status, when=when, count=count, code=code)
         with self._lock:
-            self._forced_faults.extend([status] * count)
+            self._faults.add(fault)
+
+    def set_fault_rate(
+        self, op: str, status: int, rate: float, *, when: str = "before", code: int | None = None
+    ) -> None:
+        """A share of `op`'s requests fails with `status` (rate 0 removes the rule)."""
+        fault = make_fault(op, status, when=when, rate=rate, code=code)
+        with self._lock:
+            self._faults.add(fault)
+
+    def add_faults(self, faults: Sequence[Fault]) -> None:
+        with self._lock:
+            for fault in faults:
+                self._faults.add(fault)
+
+    def clear_faults(self) -> None:
+        """Drop pending one-shots and rate rules, and reset the counters (fault_rate stays)."""
+        with self._lock:
+            self._faults.clear(rules=True)
+
+    def fault_state(self) -> JSON:
+        """{counts: {op: {"500": n, "500:after": n}}, total, pending, rules, log, fault_rate}."""
+        with self._lock:
+            out = self._faults.snapshot()
+            out["fault_rate"] = self.fault_rate
+            out["fault_statuses"] = list(self.fault_statuses)
+            return out
 
     def _now(self) -> float:
         return time.time() + self._clock_offset
@@ -234,22 +284,68 @@ class FeishuState:
                     "Invalid access token for authorization. Please make a request with token attached.",
                 )
 
-    def maybe_fault(self) -> ApiError | None:
-        """An injected gateway failure for this call, if any (forced first, then `fault_rate`)."""
+    def take_fault(self, op: str, when: str = "before", **info: Any) -> Fault | None:
+        """The fault injected into this request of `op` at `when`, counted; None if there is none.
+
+        Order: the op's one-shots, the "*" one-shots, the rate rules, then the legacy
+        `fault_rate` (before only, never on `token`)."""
         with self._lock:
-            status = self._forced_faults.popleft() if self._forced_faults else None
-            if status is None and self.fault_rate > 0 and self._rng.random() < self.fault_rate:
-                status = self._rng.choice(self.fault_statuses)
-        if status is None:
-            return None
-        if status == 429:
+            fault = self._faults.take(op, when, self._rng.random)
+            legacy = fault is None and when == "before" and op != "token" and self.fault_rate > 0
+            if legacy and self._rng.random() < self.fault_rate:
+                fault = Fault(op, self._rng.choice(self.fault_statuses), "before", source="fault_rate")
+            if fault is not None:
+                self._faults.record(op, fault, **info)
+            return fault
+
+    def fault_error(self, fault: Fault) -> ApiError:
+        """The answer to an injected fault, in Feishu's envelope (bot.sim.feishu_faults)."""
+        if fault.status == 429:
             return ApiError(
-                GATEWAY_RATE_LIMIT,
+                GATEWAY_RATE_LIMIT if fault.code is None else fault.code,
                 "request trigger frequency limit",
                 429,
-                {"x-ogw-ratelimit-limit": "50", "x-ogw-ratelimit-reset": "1"},
+                self._ratelimit_headers(50, self.ratelimit_reset),
             )
-        return ApiError(INTERNAL_ERROR, "internal error", status)
+        return ApiError(INTERNAL_ERROR if fault.code is None else fault.code, status_message(fault.status),
+                        fault.status)
+
+    @staticmethod
+    def _ratelimit_headers(limit: int, reset: float) -> dict[str, str]:
+        return {"x-ogw-ratelimit-limit": str(limit), "x-ogw-ratelimit-reset": str(max(1, math.ceil(reset)))}
+
+    def maybe_fault(self, op: str = "bot_info") -> ApiError | None:
+        """An injected failure before this call of `op`, if any (kept for older callers)."""
+        fault = self.take_fault(op)
+        return None if fault is None else self.fault_error(fault)
+
+    def app_rate_limit(self, op: str) -> None:
+        """The per-app send/reply limit (`app_qps`), answered as the gateway's 429."""
+        if self.app_qps <= 0 or op not in ("send", "reply"):
+            return
+        with self._lock:
+            now = time.monotonic()
+            while self._app_hits and now - self._app_hits[0] >= 1.0:
+                self._app_hits.popleft()
+            if len(self._app_hits) >= self.app_qps:
+                reset = 1.0 - (now - self._app_hits[0])
+                raise ApiError(
+                    GATEWAY_RATE_LIMIT,
+                    f"request trigger frequency limit: at most {self.app_qps} messages per second per app",
+                    429,
+                    self._ratelimit_headers(self.app_qps, reset),
+                )
+            self._app_hits.append(now)
+
+    def record_request(self, entry: JSON) -> None:
+        with self._lock:
+            entry["seq"] = len(self._requests) + 1
+            self._requests.append(entry)
+
+    def requests_log(self, ops: Sequence[str] | None = None) -> list[JSON]:
+        """Every Open API request, oldest first (optionally only the given ops)."""
+        with self._lock:
+            return [dict(r) for r in self._requests if not ops or r["op"] in ops]
 
     def bot_info(self) -> JSON:
         return {
@@ -330,8 +426,9 @@ class FeishuState:
             self._uuids[uuid] = (m.message_id, self._now())
         return m
 
-    def create_message(self, receive_id_type: str | None, body: Any) -> JSON:
-        """POST /im/v1/messages?receive_id_type=… (§5.2)."""
+    def create_message(self, receive_id_type: str | None, body: Any, outcome: JSON | None = None) -> JSON:
+        """POST /im/v1/messages?receive_id_type=… (§5.2); `outcome` learns what happened."""
+        outcome = {} if outcome is None else outcome
         require(
             receive_id_type in RECEIVE_ID_TYPES,
             FIELD_VALIDATION,
@@ -355,25 +452,34 @@ class FeishuState:
                 )
                 chat_id = ev.p2p_chat_id(receive_id)
                 self._chats[chat_id] = "p2p"
+            outcome["chat_id"] = chat_id
             hit = self._uuid_hit(uuid)
             if hit is not None:
-                return self._api_message(hit)
+                return self._answered(hit, outcome, created=False)
             self._rate_limit(self._chat_hits[chat_id], self.chat_qps, "chat message")
-            return self._api_message(self._record_bot_message(msg_type, content, chat_id, uuid))
+            m = self._record_bot_message(msg_type, content, chat_id, uuid)
+            return self._answered(m, outcome, created=True)
 
-    def reply(self, message_id: str, body: Any) -> JSON:
+    def _answered(self, m: _Message, outcome: JSON, *, created: bool) -> JSON:
+        m.requests += 1
+        outcome.update(message_id=m.message_id, created=created, deduplicated=not created)
+        return self._api_message(m)
+
+    def reply(self, message_id: str, body: Any, outcome: JSON | None = None) -> JSON:
         """POST /im/v1/messages/:id/reply (§5.3): threads follow the parent; uuid is idempotent."""
+        outcome = {} if outcome is None else outcome
         msg_type, content, uuid = check_message_body(body)
         reply_in_thread = bool(body.get("reply_in_thread", False))
         with self._lock:
             parent = self._message_or_error(message_id)
+            outcome["chat_id"] = parent.chat_id
             self._check(msg_type, content)
             hit = self._uuid_hit(uuid)
             if hit is not None:
-                return self._api_message(hit)
+                return self._answered(hit, outcome, created=False)
             self._rate_limit(self._chat_hits[parent.chat_id], self.chat_qps, "chat message")
             m = self._record_bot_message(msg_type, content, parent.chat_id, uuid, parent, reply_in_thread)
-            return self._api_message(m)
+            return self._answered(m, outcome, created=True)
 
     def patch_message(self, message_id: str, body: Any) -> JSON:
         """PATCH /im/v1/messages/:id (§4.5): bot's own shared cards, 14 days, 5 QPS per message."""
@@ -598,6 +704,7 @@ class FeishuState:
             "create_time": m.create_ms,
             "update_time": m.update_ms,
             "event_ids": list(m.event_ids),
+            "requests": m.requests,
             "versions": [
                 {"content": json.loads(v["content"]), "at": v["at"], "source": v["source"]}
                 for v in m.versions

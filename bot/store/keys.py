@@ -18,7 +18,14 @@ margin for clock skew and a slow first delivery.
 """
 
 STREAM_MAXLEN = 100_000
-"""Approximate cap (``MAXLEN ~``) of the hand-off streams, so a stalled consumer cannot fill Redis."""
+"""Approximate cap (``MAXLEN ~``) of the watch stream, so a stalled consumer cannot fill Redis.
+
+The inbox is never trimmed (that would drop unprocessed chat messages); it is bounded
+by `INBOX_MAX` instead: the webhook refuses new events with 503 while it is full.
+"""
+
+INBOX_MAX = 10_000
+"""Default bound on unprocessed inbox entries (``settings.inbox_max``, BOT_INBOX_MAX)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +51,14 @@ class Keys:
     def watch(self) -> str:
         """Stream of hints that an Ark task may have changed state, consumed by the scheduler."""
         return f"{self.prefix}:watch"
+
+    @property
+    def bot_open_id(self) -> str:
+        """String key: the bot's own open_id, cached by the workers (GET /bot/v3/info).
+
+        Read by the webhook to keep only group messages that @mention the bot.
+        """
+        return f"{self.prefix}:bot:open_id"
 
     def callback(self, secret: str) -> str:
         """String key: per-task Ark callback secret → request id (written by the engine)."""

@@ -9,7 +9,6 @@ with its own GET. Known secret → 200 ``{}``; unknown → 404; Redis down → 5
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -19,6 +18,7 @@ from flask import Blueprint, Response, jsonify, request
 from redis import RedisError
 
 from bot.store.ingress import Ingress
+from bot.web import safe_json
 
 if TYPE_CHECKING:
     from bot.web.app import WebMetrics
@@ -50,9 +50,9 @@ def ark_blueprint(ingress: Ingress, metrics: WebMetrics) -> Blueprint:
             return _json({"error": "unknown callback"}, 404)
         request.max_content_length = min(MAX_CALLBACK_BYTES, request.max_content_length or MAX_CALLBACK_BYTES)
         body: Any
-        try:
-            body = json.loads(request.get_data(cache=False))
-        except (ValueError, UnicodeDecodeError):
+        try:  # bounded nesting, no RecursionError: the body is not trusted
+            body = safe_json.loads(request.get_data(cache=False))
+        except safe_json.BadJson:
             body = None  # still a hint that something changed
         try:
             known = ingress.ark_callback(secret, body if isinstance(body, dict) else None)

@@ -1,49 +1,62 @@
-"""POST /feishu/events: the Feishu webhook, a thin adapter between Flask, lark-oapi and `Ingress`.
+"""POST /feishu/events: the Feishu webhook. Verify first, parse second, hand off through Redis.
 
-lark-oapi does the cryptography (AES decrypt, SHA-256 signature, token,
-url_verification). This module adds what the SDK leaves out and maps its
-single "HTTP 500 for everything" onto answers Feishu and operators can act on:
+Every request goes through the same steps, and nothing is parsed before it is authenticated:
+
+1. **Size**: the WSGI server (waitress/gunicorn) and Flask cap the body at
+   ``max_body_bytes`` (413).
+2. **Signature** (with an Encrypt Key): the three ``X-Lark-*`` headers, then
+   ``sha256(timestamp + nonce + encrypt_key + raw body)`` compared in constant time on
+   the raw bytes, then the timestamp's freshness (the SDK never checks it, so a captured
+   delivery could be replayed forever). A body without those headers can only be the
+   ``url_verification`` challenge, which Feishu sends unsigned: it is parsed only if it is
+   small (``MAX_UNSIGNED_BYTES``) and shallow, and answered only if it is one.
+3. **Parse** with `safe_json` (nesting ≤ 64 checked before ``json.loads``, finite numbers
+   only, lone surrogates → U+FFFD), decrypt ``{"encrypt": …}`` with lark-oapi's
+   AESCipher, parse the plaintext the same way.
+4. **Token** (constant time), then route on ``header.event_type``.
+
+lark-oapi's `EventDispatcherHandler` is not used for requests: it parses (recursively,
+unbounded) before it verifies, and answers every failure with HTTP 500, which Feishu
+retries for hours.
 
 =====================================================  ======  ==========================
 situation                                              status  Feishu then
 =====================================================  ======  ==========================
-challenge (plain or encrypted)                         200     saves the URL
-event accepted / duplicate / bot sender dropped        200     stops
-event type we do not handle                            200     stops (logged)
+challenge (plain or encrypted, right token)            200     saves the URL
+event accepted / duplicate                             200     stops
+message from a bot, or a group message not for us      200     stops (counted, not stored)
+event type we do not handle                            200     stops (counted, logged)
 card click                                             200     shows the toast
-body not JSON/undecryptable/unparseable, no event id  400     (would retry; it is junk)
+body not JSON/UTF-8, too deep, undecryptable, bad ids  400     (would retry; it is junk)
 missing signature headers, bad signature/token, stale  401     (would retry; it is forged)
 body over ``max_body_bytes``                           413
-our failure (Redis down while enqueueing)              503     redelivers later: nothing lost
+inbox full, Redis down or out of memory                503     redelivers later: nothing lost
 =====================================================  ======  ==========================
 
-A refused request never reaches Redis. Processors do only: pick the ids, one
-`Ingress` call, return. The SDK turns every exception into 500, so a processor
-records its own failure in `flask.g` and the view translates.
+A refused request never reaches Redis, and the verification token is stripped from what
+is stored. Logs carry the outcome and reason only: never a header value or a body.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
+import hmac
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-import lark_oapi as lark
-from flask import Blueprint, Response, g, jsonify, request
-from lark_oapi.adapter.flask import parse_req
+from flask import Blueprint, Response, jsonify, request
 from lark_oapi.core.utils import AESCipher
-from lark_oapi.event.callback.model.p2_card_action_trigger import (
-    P2CardActionTrigger,
-    P2CardActionTriggerResponse,
-)
-from lark_oapi.event.custom import CustomizedEvent
-from redis import RedisError
+from redis import DataError, OutOfMemoryError, RedisError
+from werkzeug.exceptions import HTTPException
 
 from bot.config import Settings
-from bot.store.ingress import Ingress
+from bot.parsing.normalize import IME_SLASH, SLASHES
+from bot.store.ingress import InboxFull, Ingress
+from bot.web import safe_json
 
 if TYPE_CHECKING:
     from bot.web.app import WebMetrics
@@ -51,12 +64,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MESSAGE_EVENT = "im.message.receive_v1"
+CARD_EVENT = "card.action.trigger"
 TS_HEADER = "X-Lark-Request-Timestamp"
 NONCE_HEADER = "X-Lark-Request-Nonce"
 SIGNATURE_HEADER = "X-Lark-Signature"
 MAX_ID_LEN = 128  # ids become Redis key names; Feishu's are ~32-40 chars
+MAX_UNSIGNED_BYTES = 4096
+"""An unsigned body (with an Encrypt Key set) can only be a challenge, ~100-250 bytes."""
+MAX_CHALLENGE_LEN = 512
+BOT_ID_CACHE_SECONDS = 300.0
+COMMAND_MARKS = SLASHES + IME_SLASH
 
-_OUTCOME = "feishu_outcome"  # flask.g attribute a processor sets
+_ID = re.compile(rf"[\x21-\x7e]{{1,{MAX_ID_LEN}}}")  # printable ASCII, no spaces
+_EVENT_TYPE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 TOASTS: dict[str, tuple[str, str]] = {
     # code: (English, Chinese)
@@ -66,51 +86,70 @@ TOASTS: dict[str, tuple[str, str]] = {
     "stale_button": ("This button no longer works.", "这个按钮已失效。"),
 }
 
+SUCCESS = {"msg": "success"}
 
-def _toast(kind: str, code: str, lang: str, **params: str) -> P2CardActionTriggerResponse:
+
+def _toast(kind: str, code: str, lang: str, **params: str) -> dict[str, Any]:
     """A toast in the button's language, plus both languages so the client can pick its own."""
     en, zh = TOASTS[code]
     if code == "not_owner":
         en = en.format(name=params.get("name") or TOASTS["requester"][0])
         zh = zh.format(name=params.get("name") or TOASTS["requester"][1])
-    return P2CardActionTriggerResponse({"toast": {
+    return {"toast": {
         "type": kind,
         "content": zh if lang == "zh" else en,
         "i18n": {"zh_cn": zh, "en_us": en},
-    }})
+    }}
 
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a request is turned away before (or by) the SDK."""
+    """Why a request is turned away (4xx); `reason` is a metric label and a log word."""
 
     status: int
     reason: str
 
 
+class _Refused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.refusal = Refusal(status, reason)
+
+
 def _valid_id(value: object) -> TypeGuard[str]:
-    return isinstance(value, str) and 0 < len(value) <= MAX_ID_LEN
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _mention_open_id(mention: Mapping[str, Any]) -> str:
+    """Events carry ``id`` as an object of ids; API responses as a string (feishu-api.md §1.3)."""
+    ident = mention.get("id")
+    if isinstance(ident, dict):
+        ident = ident.get("open_id")
+    return ident if isinstance(ident, str) else ""
+
+
+def _is_oom(exc: RedisError) -> bool:
+    return isinstance(exc, OutOfMemoryError) or str(exc).startswith("OOM")
 
 
 class FeishuWebhook:
-    """One app's webhook: the lark dispatcher plus the checks the SDK lacks."""
+    """One app's webhook: verification, parsing, filtering, and one `Ingress` call."""
 
     def __init__(self, settings: Settings, ingress: Ingress, metrics: WebMetrics) -> None:
         self._encrypt_key = settings.feishu_encrypt_key.get_secret_value()
+        self._token = settings.feishu_verification_token.get_secret_value()
         self._max_skew = settings.feishu_max_skew
+        self._inbox_max = settings.inbox_max
         self._admins = settings.admin_ids
         self._ingress = ingress
         self._metrics = metrics
         self._cipher = AESCipher(self._encrypt_key) if self._encrypt_key else None
-        self._handler = (
-            lark.EventDispatcherHandler.builder(
-                self._encrypt_key, settings.feishu_verification_token.get_secret_value()
-            )
-            # Raw dict, not the typed model: typed models drop fields they do not declare.
-            .register_p2_customized_event(MESSAGE_EVENT, self.on_message)
-            .register_p2_card_action_trigger(self.on_card)
-            .build()
-        )
+        self._bot_id: str | None = None
+        self._bot_id_until = 0.0
 
     # --- the view ------------------------------------------------------------------------------
 
@@ -118,180 +157,251 @@ class FeishuWebhook:
         started = time.perf_counter()
         try:
             return self._handle()
+        except HTTPException:
+            raise  # 413 and friends: Flask's handlers answer them
+        except Exception:
+            # A bug of ours met by some input. 400, not 500: a 5xx makes Feishu redeliver
+            # the same body for hours. The traceback (secrets redacted) says what to fix.
+            log.exception("feishu: unexpected failure while handling a delivery; refused with 400")
+            return self._refuse(Refusal(400, "internal"))
         finally:
             self._metrics.latency.labels("feishu").observe(time.perf_counter() - started)
 
     def _handle(self) -> Response:
-        body = request.get_data(cache=True)  # cached, so parse_req() sees the same raw bytes
-        refusal = self._precheck(body)
-        if refusal is not None:
-            return self._refuse(refusal)
-        setattr(g, _OUTCOME, None)
-        raw = self._handler.do(parse_req())
-        outcome: str | None = getattr(g, _OUTCOME, None)
-        content = raw.content or b""
-
-        if outcome == "error":
-            self._metrics.errors.labels("feishu").inc()
-            return _json({"msg": "temporarily unavailable, retry later"}, 503)
-        if outcome == "malformed":
-            return self._refuse(Refusal(400, "malformed"))
-        if raw.status_code == 200:
-            self._metrics.events.labels(outcome or "challenge").inc()
-            return Response(content, status=200, mimetype="application/json")
-        return self._translate_sdk_failure(content)
-
-    def _translate_sdk_failure(self, content: bytes) -> Response:
-        """The SDK answered 500 and no processor of ours ran: unknown type, or verification failed."""
+        body = request.get_data(cache=False)  # over max_body_bytes: RequestEntityTooLarge → 413
+        signed = False
+        if self._encrypt_key:
+            ts = request.headers.get(TS_HEADER)
+            nonce = request.headers.get(NONCE_HEADER)
+            sig = request.headers.get(SIGNATURE_HEADER)
+            if ts and nonce and sig:
+                refusal = self._verify_signature(body, ts, nonce, sig)
+                if refusal is not None:
+                    return self._refuse(refusal)
+                signed = True
+            elif ts or nonce or sig or len(body) > MAX_UNSIGNED_BYTES:
+                return self._refuse(Refusal(401, "unsigned"))
         try:
-            message = str(json.loads(content).get("msg", ""))
-        except (ValueError, AttributeError):
-            message = ""
-        if message.startswith("processor not found"):
-            # Authentic (the signature was checked first) but not a type we subscribe to.
-            # 200 so Feishu does not retry it for 7 hours.
-            log.info("feishu: ignored event: %s", message)
-            self._metrics.events.labels("ignored").inc()
-            return _json({"msg": "success"}, 200)
-        if "signature" in message:
-            return self._refuse(Refusal(401, "bad_signature"))
-        if "verification_token" in message:
-            return self._refuse(Refusal(401, "bad_token"))
-        return self._refuse(Refusal(400, "invalid"))
+            doc = self._open(body)
+            if doc.get("type") == "url_verification":
+                return self._challenge(doc)
+            if self._encrypt_key and not signed:
+                return self._refuse(Refusal(401, "unsigned"))
+            return self._event(doc, signed)
+        except _Refused as exc:
+            return self._refuse(exc.refusal)
 
     def _refuse(self, refusal: Refusal) -> Response:
         self._metrics.rejected.labels(refusal.reason).inc()
         log.warning("feishu: refused %s (%s) from %s", refusal.status, refusal.reason, request.remote_addr)
         return _json({"msg": refusal.reason}, refusal.status)
 
-    # --- checks the SDK does not make ---------------------------------------------------------
+    def _answer(self, outcome: str, body: Mapping[str, Any] = SUCCESS) -> Response:
+        self._metrics.events.labels(outcome).inc()
+        return _json(body, 200)
 
-    def _precheck(self, body: bytes) -> Refusal | None:
-        """Cheap checks first: JSON shape, signature headers present, timestamp fresh.
+    # --- verification --------------------------------------------------------------------------
 
-        With an encrypt key every event is signed, so a missing header means
-        forged — except the url_verification challenge, which Feishu sends
-        unsigned and wants echoed within 1 s. The SDK never checks freshness,
-        so without the skew check a captured delivery could be replayed forever.
-        """
-        try:
-            doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return Refusal(400, "bad_body")
-        if not isinstance(doc, dict):
-            return Refusal(400, "bad_body")
-        if not self._encrypt_key:
-            return None  # token-only mode: the SDK checks header.token
-        ts = request.headers.get(TS_HEADER)
-        nonce = request.headers.get(NONCE_HEADER)
-        sig = request.headers.get(SIGNATURE_HEADER)
-        if not (ts and nonce and sig):
-            challenge = self._is_challenge(doc)
-            if challenge is None:
-                return Refusal(400, "undecryptable")
-            return None if challenge else Refusal(401, "unsigned")
+    def _verify_signature(self, body: bytes, ts: str, nonce: str, sig: str) -> Refusal | None:
+        """feishu-api.md §2.2: hex(sha256(utf8(ts + nonce + encrypt_key) + raw body)), on the raw bytes."""
+        expected = hashlib.sha256((ts + nonce + self._encrypt_key).encode("utf-8", "replace") + body).hexdigest()
+        if not hmac.compare_digest(expected.encode("ascii"), sig.encode("latin-1", "replace")):
+            return Refusal(401, "bad_signature")
         return self._check_timestamp(ts)
 
     def _check_timestamp(self, ts: str) -> Refusal | None:
         try:
             sent = float(ts)
-        except ValueError:
+        except (ValueError, OverflowError):
             return Refusal(401, "bad_timestamp")
         if sent > 1e11:  # milliseconds (the docs do not pin the unit; seconds observed)
             sent /= 1000.0
-        if not abs(time.time() - sent) <= self._max_skew:  # also catches nan
+        if not abs(time.time() - sent) <= self._max_skew:  # also catches nan and inf
             return Refusal(401, "stale")
         return None
 
-    def _is_challenge(self, doc: Mapping[str, Any]) -> bool | None:
-        """Whether an unsigned body is a url_verification; None if it cannot be decrypted.
+    def _token_ok(self, token: object, *, signed: bool) -> bool:
+        """The verification token, compared in constant time.
 
-        Decrypts with the SDK's own AESCipher only to classify; the SDK decrypts
-        again and does the real verification (token) itself.
+        Signed requests are already authenticated: there the token is checked when
+        present (as lark-oapi does). Unsigned ones (token-only mode, the challenge)
+        must carry it whenever one is configured.
         """
-        encrypted = doc.get("encrypt")
-        if encrypted is None:
-            return doc.get("type") == "url_verification"
-        if not isinstance(encrypted, str) or self._cipher is None:
-            return None
+        if not self._token:
+            return True  # key-only mode: the signature (or the decryption) authenticates
+        if token is None and signed:
+            return True
+        return isinstance(token, str) and hmac.compare_digest(
+            token.encode("utf-8", "replace"), self._token.encode("utf-8"))
+
+    # --- parsing -------------------------------------------------------------------------------
+
+    def _open(self, body: bytes) -> dict[str, Any]:
+        """The envelope as a dict: parsed, decrypted when ``{"encrypt": …}``, parsed again."""
+        doc = _parse(body)
+        if "encrypt" not in doc:
+            return doc
+        encrypted = doc["encrypt"]
+        if not isinstance(encrypted, str) or not encrypted or self._cipher is None:
+            raise _Refused(400, "undecryptable")
         try:
-            inner = json.loads(self._cipher.decrypt_str(encrypted))
-        except Exception:  # binascii.Error, ValueError (padding), UnicodeDecodeError
-            return None
-        return isinstance(inner, dict) and inner.get("type") == "url_verification"
+            plaintext = self._cipher.decrypt_str(encrypted)
+        except Exception:  # binascii.Error, ValueError (length, padding), UnicodeDecodeError
+            raise _Refused(400, "undecryptable") from None
+        return _parse(plaintext)
 
-    # --- processors (run inside handler.do, in the request thread) ---------------------------
+    # --- routing -------------------------------------------------------------------------------
 
-    def on_message(self, data: CustomizedEvent) -> None:
-        """im.message.receive_v1 → one inbox entry (kind "message"), unless seen or sent by a bot."""
-        header = data.header
-        event = data.event if isinstance(data.event, dict) else {}
-        event_id = getattr(header, "event_id", None)
-        message = event.get("message")
-        message_id = message.get("message_id") if isinstance(message, dict) else None
+    def _challenge(self, doc: Mapping[str, Any]) -> Response:
+        """url_verification (§1.1): echo ``challenge`` if the token is ours."""
+        if not self._token_ok(doc.get("token"), signed=False):
+            return self._refuse(Refusal(401, "bad_token"))
+        challenge = doc.get("challenge")
+        if not isinstance(challenge, str) or not 0 < len(challenge) <= MAX_CHALLENGE_LEN:
+            return self._refuse(Refusal(400, "bad_challenge"))
+        return self._answer("challenge", {"challenge": challenge})
+
+    def _event(self, doc: dict[str, Any], signed: bool) -> Response:
+        schema = doc.get("schema")
+        if schema is None:
+            # Schema 1.0 (``uuid``, top-level ``token``) or a legacy card body: not handled.
+            if not self._token_ok(doc.get("token"), signed=signed):
+                return self._refuse(Refusal(401, "bad_token"))
+            if isinstance(doc.get("uuid"), str):
+                log.info("feishu: ignored a schema 1.0 event")
+                return self._answer("ignored")
+            return self._refuse(Refusal(400, "invalid"))
+        header = doc.get("header")
+        if not isinstance(schema, str) or not isinstance(header, dict):
+            return self._refuse(Refusal(400, "malformed"))
+        if not self._token_ok(header.get("token"), signed=signed):
+            return self._refuse(Refusal(401, "bad_token"))
+        event_type = header.get("event_type")
+        if event_type == MESSAGE_EVENT:
+            return self._message(doc, header)
+        if event_type == CARD_EVENT:
+            return self._card(doc, header)
+        if not isinstance(event_type, str):
+            return self._refuse(Refusal(400, "malformed"))
+        # Authentic but not a type we subscribe to: 200, or Feishu retries it for 7 hours.
+        shown = event_type if _EVENT_TYPE.fullmatch(event_type) else "(unusual name)"
+        log.info("feishu: ignored event type %s", shown)
+        return self._answer("ignored")
+
+    def _message(self, doc: Mapping[str, Any], header: Mapping[str, Any]) -> Response:
+        """im.message.receive_v1 → one inbox entry (kind "message"), if it is for the bot."""
+        event = _dict(doc.get("event"))
+        message = _dict(event.get("message"))
+        event_id, message_id = header.get("event_id"), message.get("message_id")
         if not _valid_id(event_id) or not _valid_id(message_id):
-            setattr(g, _OUTCOME, "malformed")
-            return
+            return self._refuse(Refusal(400, "malformed"))
         sender = event.get("sender")
         if not isinstance(sender, dict) or sender.get("sender_type") != "user":
             # Our own replies (and other bots') must never become requests: no loops.
-            setattr(g, _OUTCOME, "dropped")
-            return
-        eid, mid = event_id, message_id
-        payload = {"schema": data.schema, "header": _header_dict(header), "event": event}
-        self._enqueue(lambda: self._ingress.accept_event(eid, mid, "message", payload))
+            return self._answer("dropped")
+        if message.get("chat_type") != "p2p" and not self._addressed(message):
+            return self._answer("unaddressed")
+        payload = _stored(doc, header)
+        return self._enqueue(lambda: self._ingress.accept_event(event_id, message_id, "message", payload),
+                             SUCCESS)
 
-    def on_card(self, data: P2CardActionTrigger) -> P2CardActionTriggerResponse:
+    def _addressed(self, message: Mapping[str, Any]) -> bool:
+        """Whether a group message is for the bot: it @mentions the bot (feishu-api.md §1.3, §1.5).
+
+        The bot's open_id is what the workers cached from GET /bot/v3/info. Until they
+        have, keep any message that mentions someone or holds a slash: the worker's
+        parser makes the final call, and losing a command is worse than storing a chat line.
+        """
+        raw = message.get("mentions")
+        mentions = [m for m in raw if isinstance(m, dict)] if isinstance(raw, list) else []
+        bot_id = self._bot_open_id()
+        if bot_id:
+            return any(_mention_open_id(m) == bot_id for m in mentions)
+        if mentions:
+            return True
+        content = message.get("content")
+        return isinstance(content, str) and any(mark in content for mark in COMMAND_MARKS)
+
+    def _bot_open_id(self) -> str | None:
+        now = time.monotonic()
+        if self._bot_id and now < self._bot_id_until:
+            return self._bot_id
+        try:
+            found = self._ingress.bot_open_id()
+        except RedisError:
+            return None  # the enqueue that follows will fail too, and answer 503
+        if found:
+            self._bot_id, self._bot_id_until = found, now + BOT_ID_CACHE_SECONDS
+        return found
+
+    def _card(self, doc: Mapping[str, Any], header: Mapping[str, Any]) -> Response:
         """card.action.trigger → toast within 3 s; only the requester (or an admin) may act.
 
         Our buttons carry ``{"a": action, "rid": request id, "owner": open_id,
         "lang": "zh"|"en"}`` (optionally ``"owner_name"`` for the refusal text).
+        Clicks are always kept (no chat filter): they only ever come from our cards.
         """
-        event_id = getattr(data.header, "event_id", None)
-        ev = data.event
-        value = ev.action.value if ev is not None and ev.action is not None else None
-        operator = ev.operator.open_id if ev is not None and ev.operator is not None else None
+        event_id = header.get("event_id")
         if not _valid_id(event_id):
-            setattr(g, _OUTCOME, "malformed")
-            return P2CardActionTriggerResponse({})
+            return self._refuse(Refusal(400, "malformed"))
+        event = _dict(doc.get("event"))
+        value = _dict(event.get("action")).get("value")
+        operator = _dict(event.get("operator")).get("open_id")
+        if not isinstance(operator, str):
+            operator = None
         if not isinstance(value, dict):
             value = {}
         lang = "zh" if value.get("lang") == "zh" else "en"
         if not (_valid_id(value.get("a")) and _valid_id(value.get("rid")) and _valid_id(value.get("owner"))):
-            setattr(g, _OUTCOME, "refused")
-            return _toast("error", "stale_button", lang)
+            return self._answer("refused", _toast("error", "stale_button", lang))
         if operator != value["owner"] and operator not in self._admins:
-            setattr(g, _OUTCOME, "refused")
             name = value.get("owner_name")
             if isinstance(name, str) and 0 < len(name) <= 64:
-                return _toast("error", "not_owner", lang, name=name)
-            return _toast("error", "not_owner", lang)
-        eid = event_id
-        payload = json.loads(lark.JSON.marshal(data) or "{}")
-        self._enqueue(lambda: self._ingress.accept_card_action(eid, payload))
-        return _toast("info", "working", lang)
+                return self._answer("refused", _toast("error", "not_owner", lang, name=name))
+            return self._answer("refused", _toast("error", "not_owner", lang))
+        payload = _stored(doc, header)
+        return self._enqueue(lambda: self._ingress.accept_card_action(event_id, payload),
+                             _toast("info", "working", lang))
 
-    def _enqueue(self, accept: Callable[[], bool]) -> None:
-        """Run one Ingress call; record accepted/duplicate, or our failure (→ 503) and re-raise."""
+    def _enqueue(self, accept: Callable[[], bool], ok: Mapping[str, Any]) -> Response:
+        """One Ingress call → 200 (accepted/duplicate), or 503 when Redis cannot take it now."""
         try:
             fresh = accept()
+        except InboxFull:
+            self._metrics.deferred.labels("inbox_full").inc()
+            log.warning("feishu: inbox full (%d unprocessed entries, BOT_INBOX_MAX): answering 503, "
+                        "Feishu redelivers later; are the workers running?", self._inbox_max)
+            return _json({"msg": "busy, retry later"}, 503)
+        except DataError:
+            raise  # a bug of ours (a value Redis cannot take), not an outage: see view()
         except RedisError as exc:
-            setattr(g, _OUTCOME, "error")
-            log.error("feishu: could not enqueue (%s); answering 503 so Feishu redelivers",
-                      type(exc).__name__)
-            raise
-        except Exception:
-            setattr(g, _OUTCOME, "error")
-            log.exception("feishu: processor failed; answering 503")
-            raise
-        setattr(g, _OUTCOME, "accepted" if fresh else "duplicate")
+            self._metrics.errors.labels("feishu").inc()
+            if _is_oom(exc):
+                self._metrics.deferred.labels("redis_oom").inc()
+                log.error("feishu: Redis is out of memory (maxmemory reached, noeviction refuses writes): "
+                          "answering 503, Feishu redelivers later; free memory or raise maxmemory")
+            else:
+                self._metrics.deferred.labels("redis_error").inc()
+                log.error("feishu: could not enqueue (%s); answering 503 so Feishu redelivers",
+                          type(exc).__name__)
+            return _json({"msg": "temporarily unavailable, retry later"}, 503)
+        return self._answer("accepted" if fresh else "duplicate", ok)
 
 
-def _header_dict(header: Any) -> dict[str, Any]:
-    """The SDK's EventHeader back to the envelope's plain dict (its six documented fields)."""
-    if header is None:
-        return {}
-    return {k: v for k, v in vars(header).items() if v is not None and not k.startswith("_")}
+def _parse(data: bytes | str) -> dict[str, Any]:
+    try:
+        doc = safe_json.loads(data)
+    except safe_json.BadJson as exc:
+        raise _Refused(400, "too_deep" if "deep" in exc.reason else "bad_body") from None
+    if not isinstance(doc, dict):
+        raise _Refused(400, "bad_body")
+    return doc
+
+
+def _stored(doc: Mapping[str, Any], header: Mapping[str, Any]) -> dict[str, Any]:
+    """What the inbox keeps: the envelope, minus the verification token (a secret)."""
+    return {"schema": doc.get("schema"), "header": {k: v for k, v in header.items() if k != "token"},
+            "event": doc.get("event")}
 
 
 def _json(body: Mapping[str, Any], status: int) -> Response:

@@ -1,0 +1,136 @@
+"""The engine: one object holding a process's collaborators, passed explicitly to every step.
+
+Built once per process by the composition root (`bot.engine.runtime`); handlers,
+the worker, the scheduler and delivery all receive it as an argument (the way
+python-telegram-bot hands an `Application` to its handlers), so nothing looks
+anything up in module globals.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from bot.config import Settings
+from bot.engine.polling import PollPolicy
+from bot.store.jobs import JobKeys, JobRecords, Pool
+from bot.store.leases import LeaseBook
+from bot.store.polls import Polls
+from bot.store.queue import FairQueue
+from bot.store.quotas import Budgets, Limits
+from bot.store.streams import Streams
+
+if TYPE_CHECKING:
+    from bot.clients.ark import ArkClient
+    from bot.clients.feishu import FeishuClient
+
+log = logging.getLogger(__name__)
+
+MEMORY_CHECK_EVERY = 2.0  # seconds between looks at Redis's memory use
+
+
+@dataclass
+class Engine:
+    settings: Settings
+    redis: redis.Redis
+    ark: ArkClient
+    feishu: FeishuClient
+    clock: Callable[[], float] = time.time
+    node: str = field(default_factory=socket.gethostname)
+    keys: JobKeys = field(init=False)
+    records: JobRecords = field(init=False)
+    queue: FairQueue = field(init=False)
+    budgets: Budgets = field(init=False)
+    leases: LeaseBook = field(init=False)
+    polls: Polls = field(init=False)
+    streams: Streams = field(init=False)
+    _memory: tuple[float, bool] = field(init=False, default=(0.0, False))
+    _memory_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.keys = JobKeys(self.settings.redis_prefix)
+        self.records = JobRecords(self.redis, self.keys)
+        self.queue = FairQueue(self.redis, self.keys)
+        self.budgets = Budgets(self.redis, self.keys)
+        self.leases = LeaseBook(self.redis, self.keys, self.node)
+        self.polls = Polls(self.redis, self.keys)
+        self.streams = Streams(self.redis)
+
+    # --- time ------------------------------------------------------------------------------
+    def scaled(self, seconds: float, floor: float = 0.05) -> float:
+        """A service-time constant in this deployment's time (tests run a sped-up simulator)."""
+        return max(seconds * self.settings.expected_time_factor, floor)
+
+    @property
+    def policy(self) -> PollPolicy:
+        return PollPolicy(time_factor=self.settings.expected_time_factor,
+                          callbacks=bool(self.settings.bot_public_url))
+
+    # --- who may do what -----------------------------------------------------------------
+    def is_admin(self, uid: str) -> bool:
+        return uid in self.settings.admin_ids
+
+    def is_allowed(self, chat_id: str, uid: str) -> bool:
+        allow = self.settings.allowlist_ids
+        return not allow or chat_id in allow or uid in allow or self.is_admin(uid)
+
+    def limits_for(self, uid: str) -> Limits:
+        s = self.settings
+        max_open = s.user_max_jobs + s.user_max_queued if s.user_max_jobs and s.user_max_queued else 0
+        return Limits(user_daily=s.user_daily_seconds, total_daily=s.daily_seconds, max_open=max_open,
+                      admin=self.is_admin(uid))
+
+    def cap(self, pool: str) -> int:
+        s = self.settings
+        return s.ark_max_slow_in_flight if pool == Pool.SLOW else s.ark_max_in_flight
+
+    @property
+    def deployment(self) -> str:
+        """Names this deployment in hashes sent to Ark (`safety_identifier`)."""
+        return f"{self.settings.feishu_app_id}:{self.settings.redis_prefix}"
+
+    # --- small helpers ---------------------------------------------------------------------
+    def bot_open_id(self) -> str:
+        """The bot's own open_id (to recognise its @mention), cached in Redis for a day."""
+        cached = self.records.cached_bot_open_id()
+        if cached:
+            return cached
+        info = self.feishu.bot_info()
+        self.records.cache_bot_open_id(info.open_id)
+        return info.open_id
+
+    def emit(self, stream: str, **fields: Any) -> None:
+        """Hand work to another role through a Redis stream (at-least-once)."""
+        self.streams.emit(stream, **fields)
+
+    def callback_url(self, secret: str) -> str | None:
+        base = self.settings.bot_public_url
+        return f"{base}/ark/callback/{secret}" if base else None
+
+    def redis_nearly_full(self) -> bool:
+        """Above the high-water mark of Redis's maxmemory: refuse new work, keep accepted jobs going.
+
+        Read from INFO at most every couple of seconds per process; a Redis without a
+        maxmemory is never "full" here.
+        """
+        now = time.monotonic()
+        with self._memory_lock:
+            checked, full = self._memory
+            if now - checked < MEMORY_CHECK_EVERY:
+                return full
+        try:
+            info = self.redis.info("memory")
+            limit = int(info.get("maxmemory", 0) or 0)
+            full = bool(limit) and int(info.get("used_memory", 0)) >= limit * self.settings.redis_high_water
+        except redis.RedisError:
+            full = False
+        with self._memory_lock:
+            self._memory = (now, full)
+        return full
