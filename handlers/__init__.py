@@ -88,8 +88,8 @@ def on_card(engine: Engine, payload: dict[str, Any]) -> None:
         log.info("card action %s for unknown job %s", name, rid)
         return
     operator = action.operator_open_id
-    if action.open_chat_id and action.open_chat_id != job.chat_id:
-        log.warning("card action %s on %s from another chat; ignored", name, rid)
+    if action.open_chat_id != job.chat_id:
+        log.warning("card action %s on %s from another chat (or none); ignored", name, rid)
         return
     if not engine.is_allowed(job.chat_id, operator):
         return

@@ -49,6 +49,12 @@ def on_video(ctx: ChatContext, cmd: cmds.VideoCommand, msg: IncomingMessage) -> 
             log.info("could not read the replied-to message: %s", exc.msg)
             ctx.reply_code("parent_unreadable", purpose="parent")
             return
+        if parent.chat_id != msg.chat_id:
+            # Feishu never sends a reply to another chat's message; a forged event might. The bot
+            # can read every chat it is in: never let one chat's photos into another's video.
+            log.warning("request %s replies to a message of another chat; its images are not used", rid)
+            ctx.reply_code("parent_unreadable", purpose="parent")
+            return
         keys = content_image_keys(parent.msg_type, parent.content)
         try:
             spec = cmds.with_images(cmd, keys, message_id=msg.parent_id)

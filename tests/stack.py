@@ -54,7 +54,10 @@ class Stack:
     callbacks: bool = True
     max_in_flight: int = 3
     ark_args: list[str] = field(default_factory=list)
+    feishu_args: list[str] = field(default_factory=list)
     bot_env: dict[str, str] = field(default_factory=dict)
+    # Variables the bot must NOT get (e.g. BOT_USER_DAILY_SECONDS, so its own default applies).
+    bot_env_unset: set[str] = field(default_factory=set)
     ark_port: int = field(default_factory=free_port)
     feishu_port: int = field(default_factory=free_port)
     bot_port: int = field(default_factory=free_port)
@@ -89,7 +92,7 @@ class Stack:
         self._spawn("feishu", ["sim", "feishu", "--port", str(self.feishu_port),
                                "--webhook", f"{self.bot_url}/feishu/events", "--app-id", APP_ID,
                                "--app-secret", APP_SECRET, "--encrypt-key", ENCRYPT_KEY,
-                               "--verification-token", VERIFICATION_TOKEN])
+                               "--verification-token", VERIFICATION_TOKEN, *self.feishu_args])
         wait_until(lambda: _ok(f"{self.ark_url}/contents/generations/tasks?page_size=1",
                                headers={"Authorization": f"Bearer {ARK_KEY}"}), 30, what="ark simulator")
         wait_until(lambda: _ok(f"{self.feishu_url}/__sim__/messages"), 30, what="feishu simulator")
@@ -108,12 +111,21 @@ class Stack:
         if self.callbacks:
             env["BOT_PUBLIC_URL"] = self.bot_url
         env.update(self.bot_env)
+        for name in self.bot_env_unset:
+            env.pop(name, None)
         return env
 
-    def start_bot(self, roles: tuple[str, ...] = ("serve",)) -> None:
-        """One process per role name; "worker-2" starts a second `worker` (process name bot-worker-2)."""
+    def start_bot(self, roles: tuple[str, ...] = ("serve",), *, distinct_nodes: bool = False) -> None:
+        """One process per role name; "worker-2" starts a second `worker` (process name bot-worker-2).
+
+        `distinct_nodes`: every process gets its own `BOT_NODE` (`e2e-<role>`), as a deployment
+        running several workers or schedulers on one host must (stream consumers, leases).
+        """
         for role in roles:
-            self._spawn(f"bot-{role}", [role.split("-", 1)[0]], self.bot_environment())
+            env = self.bot_environment()
+            if distinct_nodes:
+                env["BOT_NODE"] = f"e2e-{role}"
+            self._spawn(f"bot-{role}", [role.split("-", 1)[0]], env)
         wait_until(lambda: _ok(f"{self.bot_url}/healthz"), 60, what="bot /healthz")
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
@@ -186,6 +198,20 @@ class Stack:
         resp.raise_for_status()
         data = resp.json()
         return list(data["tasks"] if isinstance(data, dict) else data)
+
+    def feishu_requests(self, ops: str = "") -> list[dict[str, Any]]:
+        """Every Open API request the bot made (`ops`: e.g. "reply,send"), with what it created."""
+        resp = requests.get(f"{self.feishu_url}/__sim__/requests", params={"op": ops} if ops else None, timeout=30)
+        resp.raise_for_status()
+        data = resp.json()
+        return list(data["requests"] if isinstance(data, dict) else data)
+
+    def faults(self, which: str) -> dict[str, Any]:
+        """Faults injected so far by a simulator ("ark" or "feishu")."""
+        base = self.ark_url.rsplit("/api/v3", 1)[0] if which == "ark" else self.feishu_url
+        resp = requests.get(f"{base}/__sim__/faults", timeout=30)
+        resp.raise_for_status()
+        return dict(resp.json())
 
     def log(self, name: str) -> str:
         p = self.tmp / f"{name}.log"

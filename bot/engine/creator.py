@@ -81,11 +81,13 @@ return 'ok'
 """
 
 # Clear an attempt known to have created nothing (only if it is still the current one).
-# KEYS: job; ARGV: attempt JSON
+# KEYS: job; ARGV: attempt JSON, "1" when the create was certainly refused or never sent (a 429,
+# a 4xx, no connection): that attempt does not count towards MAX_ATTEMPTS, which bounds lost answers.
 _CLEAR = """
 if (redis.call('HGET', KEYS[1], 'attempt') or '') ~= ARGV[1] then return 0 end
 if (redis.call('HGET', KEYS[1], 'task_id') or '') ~= '' then return 0 end
 redis.call('HSET', KEYS[1], 'creating_since', '0', 'attempt', '')
+if ARGV[2] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', -1) end
 return 1
 """
 
@@ -168,7 +170,7 @@ class TaskCreator:
         budget = min(e.settings.ark_timeout, lease.ttl - 5.0)
         # The lease must outlive the call: renew it to its full term now, and bound the call by it.
         if not lease.renew():
-            self._clear(keys=[e.keys.job(job.rid)], args=[fp.to_json()])
+            self._clear(keys=[e.keys.job(job.rid)], args=[fp.to_json(), "1"])
             return Result(Outcome.LOST)
         try:
             task_id = e.ark.create(sent, retries=0, within=budget)
@@ -177,7 +179,7 @@ class TaskCreator:
             return None
         except ArkError:
             # Certainly rejected (4xx, 429, nothing sent): nothing exists at Ark.
-            self._clear(keys=[e.keys.job(job.rid)], args=[fp.to_json()])
+            self._clear(keys=[e.keys.job(job.rid)], args=[fp.to_json(), "1"])
             raise
         return self._take(job, task_id, fp, adopted=False)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MEMORY_CHECK_EVERY = 2.0  # seconds between looks at Redis's memory use
 
 
 @dataclass
@@ -51,8 +49,6 @@ class Engine:
     leases: LeaseBook = field(init=False)
     polls: Polls = field(init=False)
     streams: Streams = field(init=False)
-    _memory: tuple[float, bool] = field(init=False, default=(0.0, False))
-    _memory_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.keys = JobKeys(self.settings.redis_prefix)
@@ -117,20 +113,12 @@ class Engine:
     def redis_nearly_full(self) -> bool:
         """Above the high-water mark of Redis's maxmemory: refuse new work, keep accepted jobs going.
 
-        Read from INFO at most every couple of seconds per process; a Redis without a
+        One INFO call per new request (cheap next to what a request costs); a Redis without a
         maxmemory is never "full" here.
         """
-        now = time.monotonic()
-        with self._memory_lock:
-            checked, full = self._memory
-            if now - checked < MEMORY_CHECK_EVERY:
-                return full
         try:
             info = self.redis.info("memory")
-            limit = int(info.get("maxmemory", 0) or 0)
-            full = bool(limit) and int(info.get("used_memory", 0)) >= limit * self.settings.redis_high_water
         except redis.RedisError:
-            full = False
-        with self._memory_lock:
-            self._memory = (now, full)
-        return full
+            return False
+        limit = int(info.get("maxmemory", 0) or 0)
+        return bool(limit) and int(info.get("used_memory", 0)) >= limit * self.settings.redis_high_water

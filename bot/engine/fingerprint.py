@@ -106,13 +106,16 @@ def user_identifier(deployment: str, user: str) -> str:
 
 
 def jittered_expiry(base: int) -> int:
-    """`base` moved by 1..1799 s, never a whole minute, inside Ark's [3600, 259200]."""
+    """`base` moved by 1..1799 s, never a whole minute, inside Ark's [3600, 259200].
+
+    Neither the move nor the result is a whole number of minutes: a base that is not one
+    (`--expires 21630`) must not land on a value other clients send (21600)."""
     base = min(max(base, EXPIRES_MIN), EXPIRES_MAX)
     while True:
         j = 1 + secrets.randbelow(JITTER_MAX)
-        if j % 60:
-            break
-    return base - j if base - j >= EXPIRES_MIN else min(base + j, EXPIRES_MAX)
+        out = base - j if base - j >= EXPIRES_MIN else min(base + j, EXPIRES_MAX)
+        if j % 60 and out % 60:
+            return out
 
 
 def new_fingerprint(body: dict[str, Any], *, deployment: str, user: str, default_expires: int,

@@ -160,7 +160,9 @@ def retry_later(engine: Engine, job: Job, step: str, exc: BaseException) -> None
     tries = job.tries + 1
     if tries > STEP_RETRY.tries:
         log.error("%s of %s failed %d times (%s); giving up", step, job.rid, tries, exc)
-        if step == "start":
+        if step == "start" and isinstance(exc, (FeishuError, DownloadError)):
+            fail(engine, job.rid, i18n.t("image_fetch_failed", job.lang), "", code="image_fetch")
+        elif step == "start":
             fail(engine, job.rid, i18n.t("start_failed", job.lang), "", code="start_retries")
         else:
             fail(engine, job.rid, i18n.t("delivery_failed", job.lang, task_id=job.task_id), "",
@@ -185,8 +187,9 @@ def retry_at(engine: Engine, job: Job, step: str, delay: float) -> None:
 
 def fail(engine: Engine, rid: str, what: str, fix: str, *, code: str = "") -> None:
     """End a job with one explanation in its thread; slot and budget given back (idempotent)."""
+    # tries=0: posting the explanation gets its own retries, whatever the failed step used up.
     previous = engine.budgets.finish(rid, JobState.FAILED, charge=False, error_code=code,
-                                     error_message=what, finished_at=engine.clock())
+                                     error_message=what, finished_at=engine.clock(), tries=0)
     if previous in (JobState.DONE, JobState.CANCELLED):
         return  # it had ended otherwise; nothing to say
     log.warning("job %s failed (%s): %s", rid, code, what)

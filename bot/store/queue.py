@@ -47,6 +47,7 @@ local best, bheld, bturn = nil, 0, 0
 for _, uid in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
   if redis.call('LLEN', ARGV[3] .. uid) == 0 then
     redis.call('LREM', KEYS[1], 0, uid)
+    if not held[uid] then redis.call('HDEL', KEYS[3], uid) end  -- forget idle users (bounded memory)
   elseif ucap <= 0 or admins[uid] or (running[uid] or 0) < ucap then
     local h = held[uid] or 0
     local t = tonumber(redis.call('HGET', KEYS[3], uid) or 0)
@@ -84,8 +85,9 @@ return 1
 # Give an admitted job's slot back and put it first in its user's queue (the service was busy).
 # KEYS: job, inflight(pool), user queue, rr, stats; ARGV: rid, uid
 _REQUEUE_FRONT = """
-redis.call('ZREM', KEYS[2], ARGV[1])
 local old = redis.call('HGET', KEYS[1], 'state')
+if old == 'submitted' then return 0 end  -- another holder bound its task meanwhile: the slot is its
+redis.call('ZREM', KEYS[2], ARGV[1])
 if old ~= 'starting' then return 0 end
 redis.call('HSET', KEYS[1], 'state', 'queued', 'admitted_at', '0')
 redis.call('HINCRBY', KEYS[5], old, -1)

@@ -49,12 +49,16 @@ class Streams:
         pipe.execute()
 
     def claim_idle(self, stream: str, group: str, consumer: str, idle_ms: int, count: int = 10) -> int:
-        """Take over entries idle that long in other consumers' hands; how many were claimed."""
+        """Take over entries idle that long in other consumers' hands; how many were claimed.
+
+        JUSTID: claiming does not count as a delivery; the claimer's backlog read ("0") does, so
+        each redelivery counts once (`deliveries`, the worker's MAX_ATTEMPTS)."""
         try:
-            resp = self.r.xautoclaim(stream, group, consumer, min_idle_time=idle_ms, start_id="0-0", count=count)
+            resp = self.r.xautoclaim(stream, group, consumer, min_idle_time=idle_ms, start_id="0-0", count=count,
+                                     justid=True)
         except redis.ResponseError:
             return 0
-        return len(resp[1]) if resp and len(resp) > 1 and resp[1] else 0
+        return len(resp or [])  # with JUSTID, redis-py returns just the claimed ids
 
     def deliveries(self, stream: str, group: str, entry_id: str) -> int:
         """How many times an entry was handed out (1 on its first delivery)."""

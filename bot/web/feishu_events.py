@@ -84,6 +84,7 @@ TOASTS: dict[str, tuple[str, str]] = {
     "not_owner": ("Only {name} can use these buttons.", "只有{name}可以使用这些按钮。"),
     "requester": ("the person who made this request", "发起这个请求的人"),
     "stale_button": ("This button no longer works.", "这个按钮已失效。"),
+    "not_allowed": ("This bot isn't enabled for you here. Ask an admin.", "此处尚未为你开通本机器人，请联系管理员。"),
 }
 
 SUCCESS = {"msg": "success"}
@@ -145,6 +146,7 @@ class FeishuWebhook:
         self._max_skew = settings.feishu_max_skew
         self._inbox_max = settings.inbox_max
         self._admins = settings.admin_ids
+        self._allowlist = settings.allowlist_ids
         self._ingress = ingress
         self._metrics = metrics
         self._cipher = AESCipher(self._encrypt_key) if self._encrypt_key else None
@@ -354,6 +356,10 @@ class FeishuWebhook:
         lang = "zh" if value.get("lang") == "zh" else "en"
         if not (_valid_id(value.get("a")) and _valid_id(value.get("rid")) and _valid_id(value.get("owner"))):
             return self._answer("refused", _toast("error", "stale_button", lang))
+        chat = _dict(event.get("context")).get("open_chat_id")
+        if self._allowlist and operator not in self._admins and operator not in self._allowlist \
+                and chat not in self._allowlist:
+            return self._answer("refused", _toast("error", "not_allowed", lang))
         if operator != value["owner"] and operator not in self._admins:
             name = value.get("owner_name")
             if isinstance(name, str) and 0 < len(name) <= 64:

@@ -18,9 +18,10 @@ import redis
 
 
 class RedisProc:
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, *, extra_args: tuple[str, ...] = ()) -> None:
         self.dir = data_dir
         self.port = port
+        self.extra_args = extra_args
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -35,7 +36,7 @@ class RedisProc:
         self.proc = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
              "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-             "--maxmemory-policy", "noeviction", "--protected-mode", "no"],
+             "--maxmemory-policy", "noeviction", "--protected-mode", "no", *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT,
         )
         self.starts += 1

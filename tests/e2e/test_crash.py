@@ -323,11 +323,15 @@ def test_sigkill_between_ark_create_and_saving_the_task_id_adopts_the_task(tmp_p
 
         orphaned = wait_until(create_in_the_air, 60, interval=0.05, what="a task created but not yet saved")
         kill_bot(stack)
+        in_the_air = [str(t["id"]) for t in stack.ark_tasks() if orphaned in prompt_of(t)]
         _ark_config(stack, slow_rate=0.0)
         stack.start_bot()
         wait_all_delivered(stack, sources)
         assert_exactly_once(stack, sources, r)
-        assert "adopting task" in stack.log("bot-serve"), f"{orphaned}'s task was not adopted"
+        # The task made before the kill is the one the job carries: it was adopted, not made again.
+        mid = next(m for m, t in sources.items() if t == orphaned)
+        assert r.hget(f"{PREFIX}:job:m-{mid}", "task_id") == in_the_air[0], (orphaned, in_the_air)
+        assert "adopted task" in stack.log("bot-serve"), f"{orphaned}'s task was not adopted"
 
 
 # --- 3. split roles -------------------------------------------------------------------------------------

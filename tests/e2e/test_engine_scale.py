@@ -18,7 +18,8 @@ import pytest
 import redis
 from stack import Stack, wait_until
 
-from bot.engine.jobs import JobStore
+from bot.store.jobs import JobKeys, JobRecords, Pool
+from bot.store.queue import FairQueue
 
 pytestmark = pytest.mark.slow
 
@@ -96,12 +97,14 @@ def test_twenty_requests_five_users_fair_and_capped(stack: Stack) -> None:
     # User-major order: each user's burst arrives together, the hardest case for fairness.
     wanted = [(u, n) for u in users for n in range(1, 5)]
     sources = _send_all(stack, wanted)
-    store = JobStore(redis.Redis.from_url(stack.redis_url, decode_responses=True), "bot")
-    wait_until(lambda: len(store.active_rids()) == 20, 60, what="20 accepted jobs")
+    r = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    records, queue = JobRecords(r, JobKeys("bot")), FairQueue(r, JobKeys("bot"))
+    wait_until(lambda: len(records.active_rids()) == 20, 60, what="20 accepted jobs")
     wait_until(lambda: len(stack.ark_tasks()) == 3, 30, what="3 tasks at Ark")
     time.sleep(1)
     assert len(stack.ark_tasks()) == 3, "no more than ARK_MAX_IN_FLIGHT tasks while none has finished"
-    assert len(store.in_flight()) == 3 and store.queued_count() == 17
+    queued = sum(len(queue.queued_of(Pool.STANDARD, u, 100)) for u in queue.queued_users(Pool.STANDARD))
+    assert len(queue.in_flight()) == 3 and queued == 17
     first_three = {_tag_of_task(t) for t in stack.ark_tasks()}
     stack.ark_config(speed=stack.speed)
 
@@ -147,7 +150,7 @@ def test_split_roles_deliver_once_and_standby_scheduler_takes_over(stack: Stack)
     schedulers = ("scheduler", "scheduler-2")
     roles = ("web", "worker", "worker-2", *schedulers)
     try:
-        stack.start_bot(roles)
+        stack.start_bot(roles, distinct_nodes=True)  # two workers, two schedulers: one identity each
         leader = _leader(stack, schedulers)
         standby = next(n for n in schedulers if n != leader)
 
