@@ -338,7 +338,7 @@ def _start_on(start: Callable[[int], str], preferred: int) -> str:
     """Start a simulator on `preferred` (0 = any), or on any free port when that one is taken."""
     try:
         return start(preferred)
-    except OSError:
+    except (OSError, SystemExit):  # werkzeug exits (SystemExit) when the address is in use
         if preferred == 0:
             raise
         return start(0)

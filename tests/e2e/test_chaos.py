@@ -3,7 +3,7 @@
 36 `/video` requests from 6 users in 3 chats go through the bot running as separate
 processes (web, two workers, two schedulers) on a redis-server of its own, while:
 
-* Ark fails some calls (500/429 before any work) and loses the answer of 15 % of the
+* Ark fails some calls (500/429 before any work) and loses the answer of 25 % of the
   creates that DID make a task (a 500, a dropped connection, or an answer slower than
   the bot's timeout);
 * Feishu fails some replies (before and after posting), uploads and card updates;
@@ -54,7 +54,7 @@ USERS = [{"open_id": f"ou_chaos{i}", "name": f"Chaos {i}"} for i in range(6)]
 CHATS = ["oc_chaos_a", "oc_chaos_b", "oc_chaos_c"]
 MODEL = "seedance-1-5-pro-251215"
 FINAL_WAIT = 300.0  # an upper bound against hangs, not a performance claim
-ARK_FAULTS = ["--wall-clock-timestamps", "--lost-create-rate", "0.15", "--lost-create-mode", "mixed",
+ARK_FAULTS = ["--wall-clock-timestamps", "--lost-create-rate", "0.25", "--lost-create-mode", "mixed",
               "--lost-create-delay", "6", "--error-rate", "0.05"]
 FEISHU_FAULTS = ["reply:500:0.05", "reply:500:0.05:after", "upload_file:500:0.08", "upload_image:429:0.08",
                  "patch:502:0.05", "resource:500:0.05"]
