@@ -162,14 +162,14 @@ def run_bot_mode(mode: str, jobs: list[tuple[str, str, int]], speed: float, redi
         raise
     finally:
         stack.stop()
-        for key in r.scan_iter(f"{prefix}:*", count=1000):
+        for key in r.scan_iter("{" + prefix + "}:*", count=1000):
             r.delete(key)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _jobs(r: redis.Redis, prefix: str) -> dict[str, dict[str, str]]:
     out = {}
-    for key in r.scan_iter(f"{prefix}:job:*", count=1000):
+    for key in r.scan_iter("{" + prefix + "}:job:*", count=1000):
         rec = r.hgetall(key)
         if rec.get("task_id"):
             out[key] = rec

@@ -31,12 +31,12 @@ def _inbox(rds: redis.Redis) -> list[dict[str, str]]:
 
 def test_key_names() -> None:
     k = Keys("bot")
-    assert k.event("e1") == "bot:evt:e1"
-    assert k.message("om_1") == "bot:msg:om_1"
-    assert k.inbox == "bot:inbox"
-    assert k.watch == "bot:watch"
-    assert k.callback("s") == "bot:cb:s"
-    assert k.bot_open_id == "bot:bot:open_id"  # what the workers cache (GET /bot/v3/info)
+    assert k.event("e1") == "{bot}:evt:e1"
+    assert k.message("om_1") == "{bot}:msg:om_1"
+    assert k.inbox == "{bot}:inbox"
+    assert k.watch == "{bot}:watch"
+    assert k.callback("s") == "{bot}:cb:s"
+    assert k.bot_open_id == "{bot}:bot:open_id"  # what the workers cache (GET /bot/v3/info)
     assert DEDUP_TTL > 7.2 * 3600  # outlives Feishu's retry window (15 s, 5 min, 1 h, 6 h)
 
 
@@ -78,7 +78,7 @@ def test_same_message_in_a_new_envelope_is_a_duplicate_and_changes_nothing(
 def test_event_without_message_id_dedups_on_event_id_only(ingress: Ingress, rds: redis.Redis) -> None:
     assert ingress.accept_event("e1", None, "message", {})
     assert ingress.accept_event("e2", None, "message", {})
-    assert rds.keys(f"{KEYS.prefix}:msg:*") == []
+    assert rds.keys(f"{KEYS.ns}:msg:*") == []
     assert rds.xlen(KEYS.inbox) == 2
 
 

@@ -233,4 +233,4 @@ def test_streams_group_read_done_and_claim(r: redis.Redis, keys: JobKeys) -> Non
     assert again == entry_id and s.deliveries(keys.inbox, "g", entry_id) == 2, "... reading it is: once"
     s.done(keys.inbox, "g", entry_id)
     assert s.pending(keys.inbox, "g") == 0 and s.length(keys.inbox) == 0, "acknowledged entries are deleted"
-    assert s.pending("t:nothing", "g") == 0
+    assert s.pending("{t}:nothing", "g") == 0

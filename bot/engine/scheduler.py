@@ -57,13 +57,12 @@ def build_apscheduler(engine: Engine) -> Any:
     aps_log = logging.getLogger("apscheduler.scheduler")
     if not any(isinstance(f, _QuietSkips) for f in aps_log.filters):
         aps_log.addFilter(_QuietSkips())
-    prefix = engine.settings.redis_prefix
     # The job store pickles jobs: it needs a client WITHOUT decode_responses (scale.md OBS F).
     kwargs = dict(engine.redis.connection_pool.connection_kwargs)
     for key in ("decode_responses", "encoding", "encoding_errors"):
         kwargs.pop(key, None)
     pool = redis.ConnectionPool(connection_class=engine.redis.connection_pool.connection_class, **kwargs)
-    store = RedisJobStore(jobs_key=f"{prefix}:aps:jobs", run_times_key=f"{prefix}:aps:run_times",
+    store = RedisJobStore(jobs_key=engine.keys.aps_jobs, run_times_key=engine.keys.aps_run_times,
                           connection_pool=pool)
     return BackgroundScheduler(
         jobstores={"default": store},

@@ -1,20 +1,8 @@
 """Job records: one Redis hash per accepted request, its state, and the counters by state.
 
 Vocabulary (rq-style): `JobState` and `Pool` are `str` enums; every key comes from
-`JobKeys`; every state change goes through one script that also keeps the
-per-state counters (`{p}:stats`), so `/metrics` reads them in O(1).
-
-    {p}:job:{rid}        HASH   the job record (fields of `Job`)
-    {p}:active           ZSET   non-terminal rids scored by acceptance time (for reconcile)
-    {p}:stats            HASH   state -> number of jobs in it (terminal states: totals)
-    {p}:task:{task_id}   STRING rid of an Ark task (also the set of task ids we know)
-    {p}:sent:{rid}       STRING delivered-marker (the video or failure reply was posted)
-    {p}:recent:{chat}:{uid} LIST most recent rids of a user in a chat (for /status etc.)
-    {p}:settings:{scope}:{id} HASH /settings defaults of a user or a chat
-    {p}:bymsg:{message_id} STRING rid of the job a bot message (card, video) belongs to
-
-Queue, slot, budget, lease and polling keys live with their own modules
-(`queue`, `quota`, `leases`, `polls`); they are all built by `JobKeys`.
+`bot.store.keys.Keys`; every state change goes through one script that also keeps
+the per-state counters (`{p}:stats`), so `/metrics` reads them in O(1).
 """
 
 from __future__ import annotations
@@ -153,102 +141,7 @@ class Job:
         return cls(**kwargs)
 
 
-@dataclass(frozen=True)
-class JobKeys(Keys):
-    """The ingress's keys plus the engine's: the one place that spells them."""
-
-    def job(self, rid: str) -> str:
-        return f"{self.prefix}:job:{rid}"
-
-    @property
-    def job_prefix(self) -> str:
-        return f"{self.prefix}:job:"
-
-    @property
-    def active(self) -> str:
-        return f"{self.prefix}:active"
-
-    @property
-    def stats(self) -> str:
-        return f"{self.prefix}:stats"
-
-    def task(self, task_id: str) -> str:
-        return f"{self.prefix}:task:{task_id}"
-
-    def sent(self, rid: str) -> str:
-        return f"{self.prefix}:sent:{rid}"
-
-    def recent(self, chat_id: str, uid: str) -> str:
-        return f"{self.prefix}:recent:{chat_id}:{uid}"
-
-    def prefs(self, scope: str, ident: str) -> str:
-        """HASH of /settings defaults; scope is "user" (open_id) or "chat" (chat_id)."""
-        return f"{self.prefix}:settings:{scope}:{ident}"
-
-    def by_message(self, message_id: str) -> str:
-        return f"{self.prefix}:bymsg:{message_id}"
-
-    # --- fair queue and slots (bot.store.queue) -------------------------------------
-    def user_queue(self, pool: str, uid: str) -> str:
-        return f"{self.prefix}:q:{pool}:user:{uid}"
-
-    def rr(self, pool: str) -> str:
-        """LIST of users with queued work in a pool, round-robin order."""
-        return f"{self.prefix}:q:{pool}:rr"
-
-    def served(self, pool: str) -> str:
-        """HASH uid -> turn of the user's latest admission in a pool (fair-queue memory)."""
-        return f"{self.prefix}:q:{pool}:served"
-
-    def inflight(self, pool: str) -> str:
-        """ZSET of rids holding an Ark slot of a pool, scored by admission time."""
-        return f"{self.prefix}:inflight:{pool}"
-
-    # --- budgets (bot.store.quota) ----------------------------------------------------
-    def open_jobs(self, uid: str) -> str:
-        """SET of a user's unfinished rids (queued or holding a slot)."""
-        return f"{self.prefix}:open:{uid}"
-
-    def user_day(self, uid: str, day: str) -> str:
-        return f"{self.prefix}:spent:{day}:u:{uid}"
-
-    def total_day(self, day: str) -> str:
-        return f"{self.prefix}:spent:{day}:all"
-
-    # --- leases, polling, delayed work -------------------------------------------------
-    def lease(self, name: str, rid: str) -> str:
-        return f"{self.prefix}:lease:{name}:{rid}"
-
-    @property
-    def polls(self) -> str:
-        """ZSET rid -> when the scheduler should next look at its Ark task."""
-        return f"{self.prefix}:polls"
-
-    @property
-    def later(self) -> str:
-        """ZSET of stream entries to emit at a later time (retries with backoff)."""
-        return f"{self.prefix}:later"
-
-    @property
-    def deliver(self) -> str:
-        return f"{self.prefix}:deliver"
-
-    @property
-    def leader(self) -> str:
-        return f"{self.prefix}:scheduler:leader"
-
-    @property
-    def bot_open_id(self) -> str:
-        return f"{self.prefix}:bot:open_id"
-
-    @property
-    def admit_pause(self) -> str:
-        return f"{self.prefix}:admit:pause"
-
-    @property
-    def card_positions(self) -> str:
-        """HASH rid -> the queue position its card shows (so only changed cards are patched)."""
-        return f"{self.prefix}:cardpos"
+JobKeys = Keys  # the engine's keys are built by the one `Keys` class
 
 
 # Every state change: refuse on a missing record (never create a stub hash), keep the

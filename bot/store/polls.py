@@ -75,7 +75,7 @@ class Polls:
         self.r.zadd(self.keys.later, {item: at})
 
     def move_due(self, now: float, limit: int = 500) -> int:
-        return int(cast(int, self._move_due(keys=[self.keys.later], args=[now, limit, f"{self.keys.prefix}:"])))
+        return int(cast(int, self._move_due(keys=[self.keys.later], args=[now, limit, f"{self.keys.ns}:"])))
 
     def later_count(self) -> int:
         return int(self.r.zcard(self.keys.later))

@@ -48,7 +48,7 @@ from .redis_proc import RedisProc
 
 pytestmark = pytest.mark.slow
 
-PREFIX = "bot"
+PREFIX = "{bot}"  # REDIS_PREFIX default, hash-tagged
 N = 36
 USERS = [{"open_id": f"ou_chaos{i}", "name": f"Chaos {i}"} for i in range(6)]
 CHATS = ["oc_chaos_a", "oc_chaos_b", "oc_chaos_c"]

@@ -135,7 +135,7 @@ def settled(stack: Stack, timeout: float = 60.0) -> None:
 
     def idle() -> bool:
         try:
-            groups = r.xinfo_groups("bot:inbox")
+            groups = r.xinfo_groups("{bot}:inbox")
         except redis.ResponseError:
             return False
         return bool(groups) and all(int(g.get("pending") or 0) == 0 and int(g.get("lag") or 0) == 0
@@ -295,8 +295,8 @@ def test_expired_draft_says_so_and_offers_to_redo(stack: Stack) -> None:
     # Stage a draft older than Ark's 7-day history (the job record lives in Redis).
     r = redis.Redis.from_url(stack.redis_url, decode_responses=True)
     rid = button_values(card["content"])[0]["rid"]
-    old = float(r.hget(f"bot:job:{rid}", "finished_at") or 0) - 8 * 86400
-    r.hset(f"bot:job:{rid}", mapping={"finished_at": str(old), "accepted_at": str(old)})
+    old = float(r.hget(f"{{bot}}:job:{rid}", "finished_at") or 0) - 8 * 86400
+    r.hset(f"{{bot}}:job:{rid}", mapping={"finished_at": str(old), "accepted_at": str(old)})
 
     stack.click(card["message_id"], {"a": "approve_720p"})
     expired = wait_card(stack, src, lambda c: "redo" in actions(c), "the card to offer a redo")

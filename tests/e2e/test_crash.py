@@ -41,7 +41,7 @@ from .redis_proc import RedisProc
 
 pytestmark = pytest.mark.slow
 
-PREFIX = "bot"  # REDIS_PREFIX default
+PREFIX = "{bot}"  # REDIS_PREFIX default, hash-tagged
 USERS = [{"open_id": f"ou_user{i}", "name": f"User {i}"} for i in range(5)]  # ≤ 3 running jobs each
 CHATS = ["oc_crash_a", "oc_crash_b"]
 BIG = "[[minbytes:20000000]]"  # the Ark simulator pads this task's mp4 to 20 MB: delivery takes a moment

@@ -50,7 +50,7 @@ def test_a_full_redis_refuses_new_requests_and_finishes_accepted_ones(tmp_path: 
         msg = wait_text(stack, refused, r".", "the capacity answer")
         assert "at capacity" in msg["text"] and "nothing was charged" in msg["text"], msg["text"]
         assert not tasks_with(stack, "a second lighthouse")
-        assert not r.exists(f"bot:job:m-{refused}")
+        assert not r.exists(f"{{bot}}:job:m-{refused}")
 
         ark_config(stack, speed=600)
         wait_until(lambda: thread(stack, accepted, "media"), WAIT, what="the accepted job's video")
