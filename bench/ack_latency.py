@@ -49,8 +49,6 @@ import platform
 import queue
 import random
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -63,43 +61,22 @@ from typing import Any
 import redis
 import requests
 
+from sim.redis_server import RedisServer
+from sim.stack import LocalStack
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from builders import ENCRYPT_KEY, TOKEN, delivery, message_event, url_verification  # noqa: E402
 
 PREFIX = "bench"
+INBOX = "{" + PREFIX + "}:inbox"  # keys are hash-tagged per deployment (bot.store.keys)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(check: Any, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (redis.RedisError, requests.RequestException):
-            pass
-        time.sleep(0.05)
-    raise SystemExit(f"{what} did not come up within {timeout:.0f} s")
-
-
-def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", "",
-         "--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    wait_until(client.ping, "redis-server")
-    return proc, url
+def start_redis(workdir: Path) -> RedisServer:
+    """A redis-server of its own (AOF on, everysec, noeviction) on a free loopback port."""
+    server = RedisServer(workdir / "redis")
+    server.start()
+    return server
 
 
 Push = tuple[bytes, dict[str, str]]
@@ -107,21 +84,15 @@ Push = tuple[bytes, dict[str, str]]
 
 def start_web(
     redis_url: str, workdir: Path, workers: int, threads: int, config: Path | None
-) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FEISHU_", "REDIS_", "BOT_", "ARK_"))}
-    env.update(REDIS_URL=redis_url, REDIS_PREFIX=PREFIX, FEISHU_ENCRYPT_KEY=ENCRYPT_KEY,
-               FEISHU_VERIFICATION_TOKEN=TOKEN, BOT_PORT=str(port), LOG_LEVEL="WARNING",
-               NO_PROXY="127.0.0.1,localhost")
-    cli = Path(sys.executable).parent / "seedance-bot"
-    log = open(workdir / "web.log", "wb")  # noqa: SIM115 - closed with the process
-    proc = subprocess.Popen([str(cli), "web", "--workers", str(workers), "--threads", str(threads),
-                             *(["--config", str(config)] if config else [])],
-                            env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    wait_until(lambda: proc.poll() is None and requests.get(base + "/healthz", timeout=1).ok,
-               "seedance-bot web")
-    return proc, base
+) -> tuple[LocalStack, subprocess.Popen[bytes]]:
+    """`seedance-bot web` alone (no simulators: nothing here reaches Ark or the Open API)."""
+    stack = LocalStack(workdir=workdir, redis_url=redis_url, redis_prefix=PREFIX, callbacks=False,
+                       bot_env={"FEISHU_ENCRYPT_KEY": ENCRYPT_KEY, "FEISHU_VERIFICATION_TOKEN": TOKEN,
+                                "LOG_LEVEL": "WARNING"})
+    proc = stack.spawn("web", ["web", "--workers", str(workers), "--threads", str(threads),
+                               *(["--config", str(config)] if config else [])], stack.bot_environment())
+    stack.wait_healthy(60, ["web"])
+    return stack, proc
 
 
 def build_deliveries(n: int, dup_ratio: float, seed: int) -> tuple[list[Push], set[str]]:
@@ -400,7 +371,7 @@ def run_wrk(base: str, pushes: list[Push], rate: float, connections: int, durati
 
 def inbox_check(rds: redis.Redis, distinct: set[str]) -> tuple[int, bool]:
     """Entries in the inbox for this phase's messages; True if exactly one per distinct message."""
-    entries = rds.xrange(f"{PREFIX}:inbox")
+    entries = rds.xrange(INBOX)
     seen = [json.loads(f["payload"])["event"]["message"]["message_id"] for _, f in entries]
     mine = [m for m in seen if m in distinct]
     return len(mine), len(mine) == len(set(mine))
@@ -442,12 +413,15 @@ def main() -> int:
         phases.remove("wrk")
 
     workdir = Path(tempfile.mkdtemp(prefix="ack-bench-"))
-    redis_proc, redis_url = start_redis(workdir)
-    web_proc: subprocess.Popen[bytes] | None = None
+    redis_server = start_redis(workdir)
+    assert redis_server.proc is not None
+    redis_proc, redis_url = redis_server.proc, redis_server.url
+    web: LocalStack | None = None
     runs: list[dict[str, Any]] = []
     ok = True
     try:
-        web_proc, base = start_web(redis_url, workdir, args.workers, args.threads, args.gunicorn_config)
+        web, web_proc = start_web(redis_url, workdir, args.workers, args.threads, args.gunicorn_config)
+        base = web.bot_url
         rds = redis.Redis.from_url(redis_url, decode_responses=True)
         seed = args.seed
 
@@ -455,7 +429,7 @@ def main() -> int:
                     client: str) -> dict[str, Any]:
             nonlocal seed, ok
             seed += 1
-            rds.delete(f"{PREFIX}:inbox")
+            rds.delete(INBOX)
             pushes, distinct = build_deliveries(n, args.dup_ratio, seed)  # signed now: fresh timestamps
             web0, redis0 = cpu_seconds(web_proc.pid, with_children=True), cpu_seconds(redis_proc.pid)
             lag: list[float] = []
@@ -517,14 +491,9 @@ def main() -> int:
             else:
                 raise SystemExit(f"unknown phase {phase!r}")
     finally:
-        if web_proc is not None:
-            web_proc.send_signal(signal.SIGTERM)
-            try:
-                web_proc.wait(30)
-            except subprocess.TimeoutExpired:
-                web_proc.kill()
-        redis_proc.terminate()
-        redis_proc.wait(10)
+        if web is not None:
+            web.stop()  # SIGTERM: it drains; SIGKILL after 30 s
+        redis_server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
     result = {

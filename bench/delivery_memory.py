@@ -2,7 +2,7 @@
 
 Target: less than 50 MB. Starts a real redis-server, the Ark and Feishu
 simulators and the bot as three roles in separate processes
-(`seedance-bot web`, `worker`, `scheduler`; tests/stack.py), so the worker
+(`seedance-bot web`, `worker`, `scheduler`; sim.stack.LocalStack), so the worker
 process does the delivery and nothing else shares its memory. Then:
 
 1. a warm-up job (small video) is delivered, so every lazy import and
@@ -41,11 +41,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sim.redis_server import RedisServer
+from sim.stack import LocalStack, wait_until
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
-from ack_latency import start_redis  # noqa: E402
-from stack import Stack, wait_until  # noqa: E402
 
 MIB = 1024 * 1024
 
@@ -99,7 +98,7 @@ class Sampler:
         self._t.join()
 
 
-def deliver_one(stack: Stack, pid: int, label: str, text: str, chat: str, timeout: float) -> dict[str, Any]:
+def deliver_one(stack: LocalStack, pid: int, label: str, text: str, chat: str, timeout: float) -> dict[str, Any]:
     """Send one /video message; measure the worker from just before the send until the media reply."""
     before_media = {m["message_id"] for m in stack.bot_messages("media")}
     time.sleep(1.0)  # let the previous job's card updates settle
@@ -143,9 +142,10 @@ def main() -> int:
     min_bytes = int(args.mb * MIB)
 
     workdir = Path(tempfile.mkdtemp(prefix="mem-bench-"))
-    redis_proc, redis_url = start_redis(workdir)
-    stack = Stack(tmp=workdir, redis_url=redis_url, speed=args.speed, callbacks=True,
-                  bot_env={"BOT_USER_MAX_JOBS": "0", "LOG_LEVEL": "INFO"})
+    redis_server = RedisServer(workdir / "redis")
+    redis_server.start()
+    stack = LocalStack(workdir=workdir, redis_url=redis_server.url, speed=args.speed, callbacks=True,
+                       bot_env={"BOT_USER_MAX_JOBS": "0", "BOT_USER_DAILY_SECONDS": "0", "LOG_LEVEL": "INFO"})
     rows: list[dict[str, Any]] = []
     try:
         stack.start_simulators()
@@ -170,8 +170,7 @@ def main() -> int:
         raise
     finally:
         stack.stop()
-        redis_proc.terminate()
-        redis_proc.wait(10)
+        redis_server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
     big = rows[1]  # the first big delivery: its delta is the figure

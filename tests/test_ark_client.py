@@ -2,7 +2,7 @@
 
 Two servers: a scripted one (this file; answers exactly what each test queues,
 so retry and ambiguity rules are checked deterministically) and the Ark
-simulator `bot.sim.ark.ArkSimulator` (built independently to ark-api.md).
+simulator `sim.ark.ArkSimulator` (built independently to ark-api.md).
 """
 
 from __future__ import annotations

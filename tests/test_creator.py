@@ -43,9 +43,9 @@ from bot.engine.creator import MAX_ATTEMPTS, Outcome, Result, TaskCreator
 from bot.engine.engine import Engine
 from bot.engine.fingerprint import Fingerprint
 from bot.errors import ArkError
-from bot.sim.ark import ArkSimulator
-from bot.sim.feishu import FeishuSimulator
 from bot.store.quotas import CancelOutcome
+from sim.ark import ArkSimulator
+from sim.feishu import FeishuSimulator
 
 pytest_plugins = ["fixtures_ark", "fixtures_feishu"]
 SimFactory = Callable[..., ArkSimulator]

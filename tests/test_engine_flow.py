@@ -43,12 +43,13 @@ from bot.engine.creator import MAX_ATTEMPTS as MAX_CREATE_ATTEMPTS
 from bot.engine.engine import Engine
 from bot.engine.metrics import EngineCollector
 from bot.engine.polling import CALLBACK_SAFETY_GAP, MAX_GAP, MIN_GAP, QUEUED_GAP, PollPolicy
-from bot.engine.retry import STEP_RETRY
 from bot.engine.worker import GROUP, MAX_ATTEMPTS, WorkerRole
-from bot.sim.ark import ArkSimulator
-from bot.sim.feishu import FeishuSimulator
+from bot.retry import STEP_RETRY
 from bot.spec import ImageInput, VideoSpec, resolve
 from bot.store.jobs import Job, JobState, Pool, message_rid
+from bot.store.stats import snapshot
+from sim.ark import ArkSimulator
+from sim.feishu import FeishuSimulator
 
 pytest_plugins = ["fixtures_ark", "fixtures_feishu"]
 
@@ -525,14 +526,14 @@ def test_the_collector_reports_exact_numbers_in_one_round_trip(e: Engine, feishu
     collector = EngineCollector(counting_redis, PREFIX)
     e.redis.config_resetstat()
     CountingConnection.writes = 0
-    data = collector.read()
+    data = snapshot(counting_redis, e.keys)
     assert CountingConnection.writes == 1, "one pipelined round trip"
     calls = {k: v["calls"] for k, v in e.redis.info("commandstats").items()
              if k.removeprefix("cmdstat_") in ("hgetall", "zcard", "xlen", "scan", "keys", "hget", "zrange")}
     assert calls == {"cmdstat_hgetall": 1, "cmdstat_zcard": 3, "cmdstat_xlen": 2}, "O(1): no scans"
-    assert data["stats"] == {"queued": 2, "starting": 1, "submitted": 1, "done": 1, "failed": 1}
-    assert data["slots"] == {"standard": 1, "slow": 1}
-    assert (data["inbox"], data["deliver"], data["polls"]) == (1, 1, 1)
+    assert data.states == {"queued": 2, "starting": 1, "submitted": 1, "done": 1, "failed": 1}
+    assert data.slots == {"standard": 1, "slow": 1}
+    assert (data.inbox, data.deliveries, data.watched) == (1, 1, 1)
 
     registry = CollectorRegistry()
     registry.register(collector)
@@ -549,10 +550,9 @@ def test_the_collector_reports_exact_numbers_in_one_round_trip(e: Engine, feishu
 def test_the_collector_costs_the_same_with_many_jobs(e: Engine, counting_redis: redis.Redis) -> None:
     for i in range(300):
         accept(e, new_job(f"m-{i}", user=f"ou_{i}"))
-    collector = EngineCollector(counting_redis, PREFIX)
     e.redis.config_resetstat()
     CountingConnection.writes = 0
-    assert collector.read()["stats"] == {"queued": 300}
+    assert snapshot(counting_redis, e.keys).states == {"queued": 300}
     assert CountingConnection.writes == 1
     total = sum(v["calls"] for k, v in e.redis.info("commandstats").items() if k != "cmdstat_config")
     assert total == 6 + 1, "six reads (and this INFO), whatever the number of jobs"

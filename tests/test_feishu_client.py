@@ -3,7 +3,7 @@
 Two fakes, both written from shared/reference/feishu-api.md:
   * `Stub` below: a tiny Flask app following §6.7, with scripted faults (429 + x-ogw-ratelimit-reset,
     5xx, 230020, 99991663, non-JSON gateway pages, slow answers) that are awkward to stage elsewhere;
-  * the project's `bot.sim.feishu.FeishuSimulator` (tests at the end; skipped while it does not exist).
+  * the project's `sim.feishu.FeishuSimulator` (tests at the end; skipped while it does not exist).
 Backoff sleeps go through the client's injectable `sleep`, so retries are asserted, not timed.
 """
 
@@ -482,7 +482,7 @@ def test_reactions(stub: Stub, client: FeishuClient) -> None:
 
 
 def test_upload_video_streams_a_named_part(stub: Stub, client: FeishuClient, tmp_path: Path) -> None:
-    from bot.sim.media import make_mp4
+    from sim.media import make_mp4
 
     mp4 = make_mp4(tmp_path / "clip.mp4", 64, 64, 1.0, fps=8)
     key = client.upload_video(mp4, duration_ms=1000)
@@ -510,7 +510,7 @@ def test_upload_video_local_checks(stub: Stub, client: FeishuClient, tmp_path: P
 
 
 def test_upload_image_bytes_and_path(stub: Stub, client: FeishuClient, tmp_path: Path) -> None:
-    from bot.sim.media import make_png
+    from sim.media import make_png
 
     png = make_png(tmp_path / "cover.png", 32, 32)
     k1 = client.upload_image(png.read_bytes())
@@ -772,7 +772,7 @@ def test_no_secret_or_token_in_logs(stub: Stub, client: FeishuClient,
 
 
 # --------------------------------------------------------------------------------------------------
-# against the project's simulator (bot.sim.feishu), a fake written separately from the same document
+# against the project's simulator (sim.feishu), a fake written separately from the same document
 # --------------------------------------------------------------------------------------------------
 @pytest.fixture
 def sim(feishu_sim_factory: Callable[..., Any]) -> Any:
@@ -840,7 +840,7 @@ def test_sim_patch_of_a_user_message_is_not_retried(sim: Any, sim_client: Feishu
 
 
 def test_sim_video_reply_is_media_with_both_keys(sim: Any, sim_client: FeishuClient, tmp_path: Path) -> None:
-    from bot.sim.media import make_mp4, make_png
+    from sim.media import make_mp4, make_png
 
     mid = user_says(sim, "/video waves")
     mp4 = make_mp4(tmp_path / "out.mp4", 64, 64, 1.0, fps=8)
@@ -858,7 +858,7 @@ def test_sim_video_reply_is_media_with_both_keys(sim: Any, sim_client: FeishuCli
 
 
 def test_sim_download_image_from_a_post(sim: Any, sim_client: FeishuClient, tmp_path: Path) -> None:
-    from bot.sim.media import make_png
+    from sim.media import make_png
 
     png = make_png(tmp_path / "in.png", 48, 32).read_bytes()
     key = sim.upload_user_image(png)["image_key"]
@@ -906,7 +906,7 @@ def test_sim_chat_rate_limit_is_absorbed(sim: Any, make_client: Callable[..., Fe
 
 def test_sim_lark_and_feishu_clients_are_isolated(make_client: Callable[..., FeishuClient]) -> None:
     """Same app_id on two "clouds" (two simulators): each client keeps its own token."""
-    from bot.sim.feishu import FeishuSimulator
+    from sim.feishu import FeishuSimulator
 
     with FeishuSimulator() as feishu, FeishuSimulator() as lark_sim:
         s1 = Settings(FEISHU_APP_ID=feishu.app_id, FEISHU_APP_SECRET=feishu.app_secret,  # type: ignore[call-arg]

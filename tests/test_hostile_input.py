@@ -41,7 +41,7 @@ from flask.testing import FlaskClient
 from hostile import corpus, deep, summary
 
 from bot.config import MissingSettingError, Settings
-from bot.redis_conn import connect
+from bot.store.connection import connect
 from bot.store.ingress import InboxFull, Ingress
 from bot.store.keys import Keys
 from bot.web import create_app, safe_json

@@ -8,7 +8,7 @@ import threading
 import pytest
 import redis
 
-from bot.redis_conn import connect
+from bot.store.connection import connect
 from bot.store.ingress import InboxFull, Ingress
 from bot.store.keys import DEDUP_TTL, Keys
 

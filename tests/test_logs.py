@@ -150,7 +150,7 @@ def test_create_app_detaches_the_sdk_handler(redis_url: str, restore_logging: No
 
 def test_typer_apps_never_show_locals() -> None:
     from bot.cli import app
-    from bot.cli.sim import sim_app
+    from sim.cli import app as sim_app
 
     for typer_app in (app, sim_app):
         assert typer_app.pretty_exceptions_show_locals is False

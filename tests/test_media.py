@@ -8,7 +8,7 @@ from pathlib import Path
 from PIL import Image
 
 from bot import media
-from bot.sim.media import make_mp4, make_png, probe_mp4
+from sim.media import make_mp4, make_png, probe_mp4
 
 
 def test_probe_reports_size_duration_and_audio(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""bot.parsing.commands + normalize: chat text → Command / Reply / Ignore (pure, table-driven)."""
+"""bot.parsing (parser, grammar, normalize): chat text → Command / Reply / Ignore (pure, table-driven)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from bot.parsing import (
     SettingsCommand,
     StatusCommand,
     VideoCommand,
+    grammar,
     help_data,
     help_text,
     image_source,
@@ -40,7 +41,7 @@ from bot.parsing import (
     with_images,
 )
 from bot.parsing import normalize as nz
-from bot.parsing.commands import coerce_defaults
+from bot.parsing.settings import coerce_defaults
 from bot.spec import ImageInput
 
 BOT = "ou_bot000"
@@ -269,6 +270,7 @@ def test_command_names() -> None:
         "models",
         "settings",
         "quota",
+        "whoami",
         "help",
     }
 
@@ -1078,13 +1080,13 @@ def test_split_flag(token: str, expected: Any) -> None:
     ],
 )
 def test_split_command(text: str, name: str | None, rest: str) -> None:
-    split = nz.split_command(text)
+    split = grammar.split_command(text)
     assert split is not None and split.name == name and split.rest == rest
 
 
 @pytest.mark.parametrize("text", ["video a", "/123", "/", "/ xyz", "、随便", "", "@bot hi"])
 def test_split_command_none(text: str) -> None:
-    assert nz.split_command(text) is None
+    assert grammar.split_command(text) is None
 
 
 @pytest.mark.parametrize(
@@ -1127,10 +1129,10 @@ def test_tokenize_quotes_and_unquote() -> None:
 
 
 def test_strip_leading_mentions() -> None:
-    assert nz.strip_leading_mentions("@VideoBot /video x", ("VideoBot",)) == "/video x"
-    assert nz.strip_leading_mentions("@Video Bot /video x", ("Video Bot",)) == "/video x"
-    assert nz.strip_leading_mentions("@anyone /video x") == "/video x"
-    assert nz.strip_leading_mentions("@Tom hello") == "@Tom hello"
+    assert grammar.strip_leading_mentions("@VideoBot /video x", ("VideoBot",)) == "/video x"
+    assert grammar.strip_leading_mentions("@Video Bot /video x", ("Video Bot",)) == "/video x"
+    assert grammar.strip_leading_mentions("@anyone /video x") == "/video x"
+    assert grammar.strip_leading_mentions("@Tom hello") == "@Tom hello"
 
 
 # --- help ------------------------------------------------------------------------------------------

@@ -26,8 +26,8 @@ import requests
 from PIL import Image
 
 from bot import catalogue
-from bot.sim.ark import ArkSimulator
-from bot.sim.media import make_mp4, probe_mp4
+from sim.ark import ArkSimulator
+from sim.media import make_mp4, probe_mp4
 
 pytest_plugins = ["fixtures_ark"]  # tests/ is on sys.path (rootdir conftest); see fixtures_ark.py
 

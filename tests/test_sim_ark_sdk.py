@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 from PIL import Image
 
-from bot.sim.ark import ArkSimulator
+from sim.ark import ArkSimulator
 
 pytest_plugins = ["fixtures_ark"]  # tests/ is on sys.path (rootdir conftest); see fixtures_ark.py
 

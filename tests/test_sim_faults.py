@@ -23,8 +23,8 @@ import pytest
 import requests
 from PIL import Image
 
-from bot.sim.ark import ArkSimulator
-from bot.sim.feishu import FeishuSimulator
+from sim.ark import ArkSimulator
+from sim.feishu import FeishuSimulator
 
 pytest_plugins = ["fixtures_ark", "fixtures_feishu"]
 

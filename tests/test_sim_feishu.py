@@ -47,8 +47,8 @@ from lark_oapi.event.callback.model.p2_card_action_trigger import (
 from PIL import Image
 from werkzeug.serving import make_server
 
-from bot.sim import feishu_events as ev
-from bot.sim.feishu import FeishuSimulator, SimUsageError
+from sim import feishu_events as ev
+from sim.feishu import FeishuSimulator, SimUsageError
 
 pytest_plugins = ["fixtures_feishu"]  # feishu_sim, feishu_sim_factory (a no-op if conftest registers it too)
 

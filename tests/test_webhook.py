@@ -41,7 +41,7 @@ from conftest import free_port
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from bot.config import MissingSettingError, Settings
-from bot.redis_conn import connect
+from bot.store.connection import connect
 from bot.store.keys import DEDUP_TTL, Keys
 from bot.web import create_app
 

@@ -2,7 +2,7 @@
 
 Sub-commands live in sibling modules, each exposing `register(app)`:
 `tasks` (create/status/wait/list/delete, the seed's CLI), `sim` (simulators),
-`roles` (serve/web/worker/scheduler).
+`roles` (serve/web/worker/scheduler), `docs` (readme-commands).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-for _name in ("tasks", "sim", "roles", "demo"):
+for _name in ("tasks", "sim", "roles", "demo", "docs"):
     try:
         importlib.import_module(f"bot.cli.{_name}").register(app)
     except ModuleNotFoundError as exc:  # a role module not written yet

@@ -99,8 +99,8 @@ def web(
 
 def _run(web_role: bool, worker_role: bool, scheduler_role: bool, threads: int) -> None:
     from bot.config import MissingSettingError, load_settings
-    from bot.engine.runtime import run_roles
     from bot.logs import configure_logging
+    from bot.runtime import run_roles
 
     settings = load_settings()
     configure_logging(settings)

@@ -25,7 +25,6 @@ import builtins
 import email.utils
 import json
 import logging
-import random
 import re
 import secrets
 import string
@@ -43,6 +42,7 @@ from urllib3.exceptions import ReadTimeoutError as _U3ReadTimeout
 
 from bot.errors import ArkAmbiguousError, ArkError
 from bot.images import heic_allowed, is_remote, load_image_source
+from bot.retry import Backoff
 from bot.spec import VideoSpec, build_create_body
 
 log = logging.getLogger(__name__)
@@ -455,13 +455,9 @@ class ArkClient:
         }
 
     def _delay(self, attempt: int, resp: requests.Response | None) -> float:
-        """Backoff before retry number `attempt` (0-based): 0.5·2^n s capped, minus up to 25 % jitter."""
-        base = min(MAX_BACKOFF, self.backoff * (2**attempt))
-        delay = base * (1 - 0.25 * random.random())
-        hinted = _retry_after(resp)
-        if hinted is not None:
-            delay = max(delay, min(hinted, MAX_RETRY_AFTER))
-        return delay
+        """Backoff before retry number `attempt` (0-based): `bot.retry.Backoff`, Retry-After honoured."""
+        return Backoff(base=self.backoff, cap=MAX_BACKOFF).delay(attempt, _retry_after(resp),
+                                                                 hint_cap=MAX_RETRY_AFTER)
 
     def _redact(self, text: str) -> str:
         key = self._key.get()

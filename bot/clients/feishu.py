@@ -24,7 +24,6 @@ import io
 import json
 import logging
 import mimetypes
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -61,6 +60,7 @@ from pydantic import SecretStr
 from urllib3.exceptions import ConnectTimeoutError
 
 from bot.errors import DownloadError, FeishuError
+from bot.retry import Backoff
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -222,7 +222,7 @@ class FeishuClient:
       * 99991663 (tenant token invalid/expired): the SDK does not refresh, so we drop our cached token,
         fetch a new one and retry once, without sleeping.
       * Anything else raises `FeishuError` at once.
-    Backoff: `backoff * 2**n`, equal jitter (50-100 %), capped at `max_delay`.
+    Backoff: `bot.retry.Backoff(backoff, max_delay)`, the project's one policy.
     """
 
     def __init__(
@@ -382,9 +382,8 @@ class FeishuClient:
 
     def _delay(self, attempt: int, server_wait: float | None) -> float:
         if server_wait is not None:
-            return min(server_wait, self.max_delay)
-        base = min(self.backoff * (2**attempt), self.max_delay)
-        return base * random.uniform(0.5, 1.0)
+            return min(server_wait, self.max_delay)  # the gateway says when the window reopens
+        return Backoff(base=self.backoff, cap=self.max_delay).delay(attempt)
 
     @staticmethod
     def _log_id(resp: Any) -> str | None:

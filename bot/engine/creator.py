@@ -35,7 +35,8 @@ from bot.clients.ark import Task
 from bot.engine.engine import Engine
 from bot.engine.fingerprint import Fingerprint, Match, new_fingerprint
 from bot.errors import ArkAmbiguousError, ArkError
-from bot.store.jobs import JOB_TTL, Job
+from bot.store.attempts import Attempts
+from bot.store.jobs import Job
 from bot.store.leases import Lease
 
 log = logging.getLogger(__name__)
@@ -46,51 +47,6 @@ UNKNOWN_PATIENCE = 1800.0  # service seconds to wait for a candidate to show its
 MAX_ATTEMPTS = 4  # create attempts per job (lost answers included) before giving up
 LIST_PAGE = 100
 LIST_PAGES = 20
-
-# Begin an attempt: only the lease holder, only while starting, not cancelled, no task, no attempt.
-# KEYS: job, lease, callback key; ARGV: token, now, attempt JSON, secret, ttl
-_BEGIN = """
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 'fenced' end
-local st = redis.call('HGET', KEYS[1], 'state')
-if st ~= 'starting' then return 'state:' .. tostring(st) end
-if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then return 'cancelled' end
-if (redis.call('HGET', KEYS[1], 'task_id') or '') ~= '' then return 'bound' end
-if (tonumber(redis.call('HGET', KEYS[1], 'creating_since') or '0') or 0) ~= 0 then return 'pending' end
-redis.call('HSET', KEYS[1], 'creating_since', ARGV[2], 'attempt', ARGV[3], 'cb_secret', ARGV[4])
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-redis.call('SET', KEYS[3], redis.call('HGET', KEYS[1], 'rid'), 'EX', ARGV[5])
-return 'ok'
-"""
-
-# Bind a task to the attempt that made it (compare-and-set on the attempt, not on the lease:
-# a holder whose lease lapsed may still bind if nobody moved the job on meanwhile).
-# KEYS: job, task key, stats; ARGV: task id, attempt JSON, now, ttl
-_BIND = """
-local cur = redis.call('HGET', KEYS[1], 'task_id') or ''
-if cur == ARGV[1] then return 'same' end
-if cur ~= '' then return 'other' end
-if (redis.call('HGET', KEYS[1], 'attempt') or '') ~= ARGV[2] then return 'other' end
-local st = redis.call('HGET', KEYS[1], 'state')
-if st ~= 'starting' then return 'other' end
-redis.call('SET', KEYS[2], redis.call('HGET', KEYS[1], 'rid'), 'EX', ARGV[4])
-redis.call('HSET', KEYS[1], 'task_id', ARGV[1], 'creating_since', '0', 'state', 'submitted',
-           'submitted_at', ARGV[3], 'task_status', 'queued')
-redis.call('HINCRBY', KEYS[3], st, -1)
-redis.call('HINCRBY', KEYS[3], 'submitted', 1)
-return 'ok'
-"""
-
-# Clear an attempt known to have created nothing (only if it is still the current one).
-# KEYS: job; ARGV: attempt JSON, "1" when the create was certainly refused or never sent (a 429,
-# a 4xx, no connection): that attempt does not count towards MAX_ATTEMPTS, which bounds lost answers.
-_CLEAR = """
-if (redis.call('HGET', KEYS[1], 'attempt') or '') ~= ARGV[1] then return 0 end
-if (redis.call('HGET', KEYS[1], 'task_id') or '') ~= '' then return 0 end
-redis.call('HSET', KEYS[1], 'creating_since', '0', 'attempt', '')
-if ARGV[2] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', -1) end
-return 1
-"""
-
 
 class Outcome(StrEnum):
     CREATED = "created"
@@ -113,9 +69,7 @@ class TaskCreator:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         r = engine.redis
-        self._begin = r.register_script(_BEGIN)
-        self._bind = r.register_script(_BIND)
-        self._clear = r.register_script(_CLEAR)
+        self.attempts = Attempts(r, engine.keys)
 
     def run(self, job: Job, lease: Lease, body: Any) -> Result:
         """Resolve an outstanding attempt, else create. `body` is the create body, or a callable
@@ -155,8 +109,7 @@ class TaskCreator:
             sent["callback_url"] = callback
         else:
             sent.pop("callback_url", None)
-        began = cast(str, self._begin(keys=[e.keys.job(job.rid), lease.key, e.keys.callback(secret)],
-                                      args=[lease.token, now, fp.to_json(), secret, JOB_TTL]))
+        began = self.attempts.begin(job.rid, lease, fp.to_json(), secret, now=now)
         if began == "cancelled":
             return Result(Outcome.CANCELLED)
         if began == "bound":
@@ -170,7 +123,7 @@ class TaskCreator:
         budget = min(e.settings.ark_timeout, lease.ttl - 5.0)
         # The lease must outlive the call: renew it to its full term now, and bound the call by it.
         if not lease.renew():
-            self._clear(keys=[e.keys.job(job.rid)], args=[fp.to_json(), "1"])
+            self.attempts.clear(job.rid, fp.to_json(), refused=True)
             return Result(Outcome.LOST)
         try:
             task_id = e.ark.create(sent, retries=0, within=budget)
@@ -179,14 +132,13 @@ class TaskCreator:
             return None
         except ArkError:
             # Certainly rejected (4xx, 429, nothing sent): nothing exists at Ark.
-            self._clear(keys=[e.keys.job(job.rid)], args=[fp.to_json(), "1"])
+            self.attempts.clear(job.rid, fp.to_json(), refused=True)
             raise
         return self._take(job, task_id, fp, adopted=False)
 
     def _take(self, job: Job, task_id: str, fp: Fingerprint, *, adopted: bool) -> Result:
         e = self.engine
-        bound = cast(str, self._bind(keys=[e.keys.job(job.rid), e.keys.task(task_id), e.keys.stats],
-                                     args=[task_id, fp.to_json(), e.clock(), JOB_TTL]))
+        bound = self.attempts.bind(job.rid, task_id, fp.to_json(), now=e.clock())
         if bound in ("ok", "same"):
             if adopted:
                 log.warning("adopted task %s for %s (its create answer was lost)", task_id, job.rid)
@@ -212,7 +164,7 @@ class TaskCreator:
         e = self.engine
         fp = Fingerprint.from_json(job.attempt)
         if fp is None:
-            self._clear(keys=[e.keys.job(job.rid)], args=[job.attempt])
+            self.attempts.clear(job.rid, job.attempt)
             return Result(Outcome.CREATED)
         skew = CLOCK_SKEW
         window = (fp.since - skew, fp.since + e.settings.ark_timeout + skew)
@@ -245,7 +197,7 @@ class TaskCreator:
             log.info("resolve %s: %d task(s) in the window don't show a fingerprint yet; later",
                      job.rid, unknown)
             return Result(Outcome.WAIT)
-        cleared = self._clear(keys=[e.keys.job(job.rid)], args=[job.attempt])
+        cleared = self.attempts.clear(job.rid, job.attempt)
         if cleared:
             log.info("resolve %s: the interrupted attempt made no task; creating anew", job.rid)
         return Result(Outcome.CREATED)

@@ -20,16 +20,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import redis
-
 from bot import ark_errors, i18n, media
 from bot.clients.ark import Task
 from bot.download import download_to_file
 from bot.engine.engine import Engine
 from bot.engine.lifecycle import cancel_finished, fail, notify_failure, retry_later
 from bot.engine.live_card import refresh_card
-from bot.engine.retry import is_transient
 from bot.errors import ArkError, DownloadError
+from bot.retry import is_transient
+from bot.store.connection import Unavailable
 from bot.store.jobs import Job, JobState
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ def deliver(engine: Engine, rid: str, snapshot: str = "") -> None:
     try:
         with lease.kept():
             _deliver(engine, job, _snapshot(engine, job, snapshot))
-    except (redis.ConnectionError, redis.TimeoutError):
+    except Unavailable:
         raise
     except Exception as exc:
         if is_transient(exc):

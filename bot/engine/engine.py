@@ -1,6 +1,6 @@
 """The engine: one object holding a process's collaborators, passed explicitly to every step.
 
-Built once per process by the composition root (`bot.engine.runtime`); handlers,
+Built once per process by the composition root (`bot.runtime`); handlers,
 the worker, the scheduler and delivery all receive it as an argument (the way
 python-telegram-bot hands an `Application` to its handlers), so nothing looks
 anything up in module globals.
@@ -15,11 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import redis
-
 from bot.config import Settings
 from bot.engine.polling import PollPolicy
-from bot.store.jobs import JobKeys, JobRecords, Pool
+from bot.permissions import Access
+from bot.store.connection import Client, StoreError, memory_use
+from bot.store.jobs import JobRecords, Pool
+from bot.store.keys import Keys
 from bot.store.leases import LeaseBook
 from bot.store.polls import Polls
 from bot.store.queue import FairQueue
@@ -37,12 +38,12 @@ log = logging.getLogger(__name__)
 @dataclass
 class Engine:
     settings: Settings
-    redis: redis.Redis
+    redis: Client
     ark: ArkClient
     feishu: FeishuClient
     clock: Callable[[], float] = time.time
     node: str = field(default_factory=socket.gethostname)
-    keys: JobKeys = field(init=False)
+    keys: Keys = field(init=False)
     records: JobRecords = field(init=False)
     queue: FairQueue = field(init=False)
     budgets: Budgets = field(init=False)
@@ -51,7 +52,7 @@ class Engine:
     streams: Streams = field(init=False)
 
     def __post_init__(self) -> None:
-        self.keys = JobKeys(self.settings.redis_prefix)
+        self.keys = Keys(self.settings.redis_prefix)
         self.records = JobRecords(self.redis, self.keys)
         self.queue = FairQueue(self.redis, self.keys)
         self.budgets = Budgets(self.redis, self.keys)
@@ -69,13 +70,16 @@ class Engine:
         return PollPolicy(time_factor=self.settings.expected_time_factor,
                           callbacks=bool(self.settings.bot_public_url))
 
-    # --- who may do what -----------------------------------------------------------------
+    # --- who may do what (the rule itself: bot.permissions) ------------------------------
+    @property
+    def access(self) -> Access:
+        return Access(admins=self.settings.admin_ids, allowlist=self.settings.allowlist_ids)
+
     def is_admin(self, uid: str) -> bool:
-        return uid in self.settings.admin_ids
+        return self.access.is_admin(uid)
 
     def is_allowed(self, chat_id: str, uid: str) -> bool:
-        allow = self.settings.allowlist_ids
-        return not allow or chat_id in allow or uid in allow or self.is_admin(uid)
+        return self.access.is_allowed(chat_id, uid)
 
     def limits_for(self, uid: str) -> Limits:
         s = self.settings
@@ -117,8 +121,7 @@ class Engine:
         maxmemory is never "full" here.
         """
         try:
-            info = self.redis.info("memory")
-        except redis.RedisError:
+            used, limit = memory_use(self.redis)
+        except StoreError:
             return False
-        limit = int(info.get("maxmemory", 0) or 0)
-        return bool(limit) and int(info.get("used_memory", 0)) >= limit * self.settings.redis_high_water
+        return bool(limit) and used >= limit * self.settings.redis_high_water

@@ -15,16 +15,15 @@ import json
 import logging
 from typing import Any
 
-import redis
-
 from bot import ark_errors, catalogue, i18n
 from bot.engine.creator import Outcome, TaskCreator
 from bot.engine.engine import Engine
 from bot.engine.live_card import refresh_card, refresh_queued_cards
-from bot.engine.retry import STEP_RETRY, is_transient
 from bot.errors import ArkError, DownloadError, FeishuError, SpecError
 from bot.images import inspect_image, to_data_url
+from bot.retry import STEP_RETRY, is_transient
 from bot.spec import build_create_body, spec_from_json
+from bot.store.connection import Unavailable
 from bot.store.jobs import Job, JobState, Pool
 
 log = logging.getLogger(__name__)
@@ -69,7 +68,7 @@ def start(engine: Engine, rid: str) -> None:
     try:
         with lease.kept():
             result = TaskCreator(engine).run(job, lease, lambda: build_body(engine, job))
-    except (redis.ConnectionError, redis.TimeoutError):
+    except Unavailable:
         raise  # Redis is away, not the job at fault: the entry is redone later
     except Exception as exc:
         _start_failed(engine, job, exc)

@@ -8,45 +8,32 @@ lengths of the hand-off streams and of the polling schedule.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
-import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from bot.store.jobs import TERMINAL_STATES, JobKeys, JobState, Pool
+from bot.store.connection import Client, StoreError
+from bot.store.jobs import TERMINAL_STATES, JobState
+from bot.store.keys import Keys
+from bot.store.stats import snapshot
 
 
 class EngineCollector(Collector):
-    def __init__(self, r: redis.Redis, prefix: str) -> None:
+    def __init__(self, r: Client, prefix: str) -> None:
         self.r = r
-        self.keys = JobKeys(prefix)
-
-    def read(self) -> dict[str, Any]:
-        k = self.keys
-        pipe = self.r.pipeline(transaction=False)
-        pipe.hgetall(k.stats)
-        for pool in Pool:
-            pipe.zcard(k.inflight(pool))
-        pipe.xlen(k.inbox)
-        pipe.xlen(k.deliver)
-        pipe.zcard(k.polls)
-        stats, *rest = pipe.execute()
-        slots = dict(zip([p.value for p in Pool], rest[:len(Pool)], strict=True))
-        inbox, deliver, polls = rest[len(Pool):]
-        return {"stats": {s: int(v) for s, v in cast(dict[str, str], stats).items()}, "slots": slots,
-                "inbox": int(inbox), "deliver": int(deliver), "polls": int(polls)}
+        self.keys = Keys(prefix)
 
     def collect(self) -> Iterator[Any]:
         try:
-            data = self.read()
-        except redis.RedisError:
+            data = snapshot(self.r, self.keys)
+        except StoreError:
             return
-        stats: dict[str, int] = data["stats"]
+        stats = data.states
         yield GaugeMetricFamily("bot_jobs_queued", "Requests waiting in the fair queue for an Ark slot.",
                                 value=max(stats.get(JobState.QUEUED, 0), 0))
         slots = GaugeMetricFamily("bot_jobs_in_flight", "Requests holding an Ark slot, by pool.", labels=["pool"])
-        for pool, n in data["slots"].items():
+        for pool, n in data.slots.items():
             slots.add_metric([pool], n)
         yield slots
         active = GaugeMetricFamily("bot_jobs_active", "Unfinished requests by state.", labels=["state"])
@@ -59,7 +46,7 @@ class EngineCollector(Collector):
         yield active
         yield ended
         yield GaugeMetricFamily("bot_inbox_length", "Accepted events not yet handled by a worker.",
-                                value=data["inbox"])
+                                value=data.inbox)
         yield GaugeMetricFamily("bot_deliveries_waiting", "Finished tasks waiting for delivery.",
-                                value=data["deliver"])
-        yield GaugeMetricFamily("bot_tasks_watched", "Ark tasks with a planned look.", value=data["polls"])
+                                value=data.deliveries)
+        yield GaugeMetricFamily("bot_tasks_watched", "Ark tasks with a planned look.", value=data.watched)

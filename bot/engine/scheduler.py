@@ -12,7 +12,7 @@ The leader's own thread consumes the `watch` stream (callback hints) and pulls
 the named tasks' looks forward: no job is ever added to APScheduler from outside.
 
 APScheduler stores a job as a textual function reference plus arguments, so the
-interval jobs call `bot.engine.runtime:run_scheduled` with the name under which
+interval jobs call `bot.runtime:run_scheduled` with the name under which
 the composition root registered this process's engine.
 """
 
@@ -24,11 +24,11 @@ import threading
 import time
 from typing import Any
 
-import redis
-
 from bot.engine import lifecycle, poller
 from bot.engine.engine import Engine
+from bot.store.connection import StoreError, bytes_pool
 from bot.store.jobs import JobState
+from bot.store.leader import LeaderLock
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ RENEW_EVERY = 3.0
 TICK_EVERY = 0.5  # service seconds between polling ticks (the policy's smallest gap is 2.5 s)
 RECONCILE_EVERY = 15.0  # service seconds
 GROUP = "scheduler"
-SCHEDULED = "bot.engine.runtime:run_scheduled"
+SCHEDULED = "bot.runtime:run_scheduled"
 STARTING_STALE = 10.0  # service seconds after admission before an unleased start is redone
 FINISHED_STALE = 120.0  # service seconds before an undelivered finished job is handed out again
 
@@ -57,13 +57,8 @@ def build_apscheduler(engine: Engine) -> Any:
     aps_log = logging.getLogger("apscheduler.scheduler")
     if not any(isinstance(f, _QuietSkips) for f in aps_log.filters):
         aps_log.addFilter(_QuietSkips())
-    # The job store pickles jobs: it needs a client WITHOUT decode_responses (scale.md OBS F).
-    kwargs = dict(engine.redis.connection_pool.connection_kwargs)
-    for key in ("decode_responses", "encoding", "encoding_errors"):
-        kwargs.pop(key, None)
-    pool = redis.ConnectionPool(connection_class=engine.redis.connection_pool.connection_class, **kwargs)
     store = RedisJobStore(jobs_key=engine.keys.aps_jobs, run_times_key=engine.keys.aps_run_times,
-                          connection_pool=pool)
+                          connection_pool=bytes_pool(engine.redis))
     return BackgroundScheduler(
         jobstores={"default": store},
         executors={"default": ThreadPoolExecutor(2)},
@@ -94,14 +89,9 @@ class SchedulerRole:
 
     # --- leadership ---------------------------------------------------------------
     def _run(self) -> None:
-        lock = self.engine.redis.lock(self.engine.keys.leader, timeout=LEASE_SECONDS, thread_local=False)
+        lock = LeaderLock(self.engine.redis, self.engine.keys, lease=LEASE_SECONDS)
         while not self.stop_event.is_set():
-            try:
-                if not lock.acquire(blocking=True, blocking_timeout=1.0):
-                    continue
-            except redis.RedisError as exc:
-                log.warning("scheduler: cannot reach Redis for the leader lock: %s", exc)
-                self.stop_event.wait(1.0)
+            if not lock.acquire(wait=1.0):
                 continue
             self.leaderships += 1
             log.info("scheduler: leader (%s)", self.engine.node)
@@ -111,15 +101,12 @@ class SchedulerRole:
                 log.exception("scheduler: leadership ended by an error")
             finally:
                 self.is_leader.clear()
-                try:
-                    lock.release()
-                except (redis.RedisError, Exception):  # LockNotOwnedError when it had expired
-                    pass
+                lock.release()
             if not self.stop_event.is_set():
                 log.warning("scheduler: lost leadership; back to standby")
                 self.stop_event.wait(0.5)
 
-    def _lead(self, lock: Any) -> None:
+    def _lead(self, lock: LeaderLock) -> None:
         e = self.engine
         sched = build_apscheduler(e)
         sched.start(paused=True)
@@ -138,7 +125,7 @@ class SchedulerRole:
             last_renew = time.monotonic()
             while not self.stop_event.is_set():
                 if time.monotonic() - last_renew >= RENEW_EVERY:
-                    if not lock.reacquire():
+                    if not lock.renew():
                         return
                     last_renew = time.monotonic()
                 thread = getattr(sched, "_thread", None)
@@ -146,7 +133,7 @@ class SchedulerRole:
                     log.error("scheduler: APScheduler's thread died; giving up leadership")
                     return
                 pending_first = self._consume(pending_first)
-        except redis.RedisError as exc:
+        except StoreError as exc:
             log.error("scheduler: Redis failed while leading: %s", exc)
         finally:
             try:

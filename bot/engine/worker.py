@@ -20,12 +20,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import redis
-
 from bot import i18n
 from bot.engine import delivery, lifecycle
 from bot.engine.engine import Engine
 from bot.parsing.events import parse_message_event
+from bot.store.connection import StoreError, Unavailable
 from bot.store.jobs import message_rid
 
 log = logging.getLogger(__name__)
@@ -95,10 +94,10 @@ class WorkerRole:
                         if self.stop_event.is_set() and not backlog:
                             return
                         self._handle(stream, entry_id, fields)
-            except redis.RedisError as exc:
+            except StoreError as exc:
                 log.warning("worker %s: Redis error: %s", consumer, exc)
                 self.stop_event.wait(1.0)
-                if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+                if isinstance(exc, Unavailable):
                     backlog = True  # then redo the interrupted entries (still pending, ours)
 
     def _handle(self, stream: str, entry_id: str, fields: dict[str, str]) -> None:
@@ -110,7 +109,7 @@ class WorkerRole:
             self.busy += 1
         try:
             self.dispatch(stream, fields)
-        except (redis.ConnectionError, redis.TimeoutError):
+        except Unavailable:
             raise  # Redis is away, not the entry at fault: _loop waits, then redoes it
         except Exception as exc:
             attempts = streams.deliveries(stream, GROUP, entry_id)

@@ -1,9 +1,10 @@
 """Tolerate what people type on phones, without touching the prompt itself.
 
 Phones and Chinese input methods turn `--` into `—` or `——`, `/` into `／` or `、`, `:` into `：`,
-spaces into ideographic or non-breaking spaces, and slip in zero-width characters. The command
-word, flag names and flag *values* are normalised here (NFKC, dash runs, punctuation); the
-prompt body keeps its own text and punctuation ("小猫，打哈欠" keeps its comma). Pure functions.
+spaces into ideographic or non-breaking spaces, and slip in zero-width characters. Characters,
+tokens, flag names and flag *values* are normalised here (NFKC, dash runs, punctuation); the
+prompt body keeps its own text and punctuation ("小猫，打哈欠" keeps its comma). Which words are
+commands is the registry's (`registry.py`); where the command sits, `grammar.py`'s. Pure functions.
 """
 
 from __future__ import annotations
@@ -48,109 +49,6 @@ def clean_text(text: str) -> str:
     text = (text or "").translate(_INVISIBLE)
     text = _STRAY_JOINERS.sub("", text)
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
-
-
-# --- commands --------------------------------------------------------------------------------------
-
-# Canonical command → the words people type for it (English and Chinese), without the slash.
-COMMAND_WORDS: dict[str, tuple[str, ...]] = {
-    "video": ("video", "vid", "gen", "generate", "imagine", "视频", "生成", "生成视频", "做视频", "拍"),
-    "draft": ("draft", "preview", "样片", "草稿", "预览", "小样"),
-    "status": ("status", "progress", "状态", "进度", "查询"),
-    "cancel": ("cancel", "stop", "abort", "取消", "停止"),
-    "list": ("list", "ls", "jobs", "tasks", "history", "列表", "任务", "历史", "记录"),
-    "models": ("models", "model", "模型", "模型列表"),
-    "help": ("help", "h", "start", "帮助", "说明", "使用说明", "菜单"),
-    "approve": ("approve", "ok", "final", "确认", "通过", "批准", "定稿"),
-    "extend": ("extend", "continue", "延长", "续写", "延续", "继续"),
-    "settings": ("settings", "setting", "set", "config", "prefs", "设置", "偏好"),
-    "quota": ("quota", "usage", "balance", "额度", "配额", "余额", "用量"),
-}
-COMMAND_ALIASES: dict[str, str] = {w: name for name, words in COMMAND_WORDS.items() for w in words}
-_CJK_ALIASES = sorted((w for w in COMMAND_ALIASES if not w.isascii()), key=len, reverse=True)
-
-
-def canonical_command(word: str) -> str | None:
-    """`Video`, `ｖｉｄｅｏ`, `视频`, `/生成` → "video"; unknown words → None."""
-    key = nfkc(word).strip().lstrip(SLASHES + IME_SLASH).casefold()
-    return COMMAND_ALIASES.get(key)
-
-
-@dataclass(frozen=True)
-class CommandSplit:
-    """A message split into its command and the rest. `name` is None for an unknown command."""
-
-    typed: str  # as the user wrote it, with the slash (for "unknown command /xyz")
-    name: str | None
-    rest: str
-
-
-def _is_word_char(ch: str) -> bool:
-    n = nfkc(ch)
-    return len(n) == 1 and n.isascii() and (n.isalnum() or n == "_")
-
-
-def split_command(text: str) -> CommandSplit | None:
-    """The leading `/command` of a message, or None when the message doesn't start with one.
-
-    Accepts `/video`, `／video`, `/Video`, `/ video`, `/video小猫` (glued), `/视频小猫` (longest
-    Chinese alias wins) and `、video` (Chinese IME slash) when the word is a known command.
-    """
-    s = text.lstrip()
-    if not s or (s[0] not in SLASHES and s[0] != IME_SLASH):
-        return None
-    strict = s[0] == IME_SLASH
-    after = s[1:]
-    stripped = after.lstrip(" \u00a0\u3000\t")
-    if stripped is not after and stripped:
-        # "/ video": only when what follows is a known command word
-        probe = _read_word(stripped)
-        if probe is None or canonical_command(probe) is None:
-            return None
-        after = stripped
-    word = _read_word(after)
-    if word is None:
-        return None
-    name = canonical_command(word)
-    if name is None and strict:
-        return None
-    return CommandSplit(typed=s[0] + word, name=name, rest=after[len(word):])
-
-
-def _read_word(s: str) -> str | None:
-    if not s:
-        return None
-    if _is_word_char(s[0]):
-        if not nfkc(s[0]).isalpha():
-            return None  # "/123", "/-x": not a command
-        n = 1
-        while n < len(s) and _is_word_char(s[n]):
-            n += 1
-        return s[:n]
-    for alias in _CJK_ALIASES:
-        if s.startswith(alias):
-            return alias
-    m = re.match(r"[\u3400-\u9fff\uf900-\ufaff]+", s)
-    return m.group(0) if m else None
-
-
-def strip_leading_mentions(text: str, names: tuple[str, ...] = ()) -> str:
-    """Drop a typed "@VideoBot" (a known bot name) or any "@x" right before a slash command."""
-    s = text.lstrip()
-    for _ in range(5):
-        lowered = s.casefold()
-        for name in sorted((n for n in names if n), key=len, reverse=True):
-            tag = "@" + name.casefold()
-            if lowered.startswith(tag) and (len(s) == len(tag) or not _is_word_char(s[len(tag)])):
-                s = s[len(tag):].lstrip()
-                break
-        else:
-            m = re.match(r"[@＠]\S+\s+", s)
-            if m and split_command(s[m.end():]) is not None:
-                s = s[m.end():]
-                continue
-            return s
-    return s
 
 
 # --- tokens ----------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from redis import Redis, RedisError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot.config import MissingSettingError, Settings
-from bot.redis_conn import connect
+from bot.store.connection import connect
 from bot.store.ingress import Ingress
 from bot.store.keys import Keys
 

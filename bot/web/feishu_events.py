@@ -54,7 +54,9 @@ from redis import DataError, OutOfMemoryError, RedisError
 from werkzeug.exceptions import HTTPException
 
 from bot.config import Settings
+from bot.i18n import t
 from bot.parsing.normalize import IME_SLASH, SLASHES
+from bot.permissions import Access, Press
 from bot.store.ingress import InboxFull, Ingress
 from bot.web import safe_json
 
@@ -78,24 +80,19 @@ COMMAND_MARKS = SLASHES + IME_SLASH
 _ID = re.compile(rf"[\x21-\x7e]{{1,{MAX_ID_LEN}}}")  # printable ASCII, no spaces
 _EVENT_TYPE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
-TOASTS: dict[str, tuple[str, str]] = {
-    # code: (English, Chinese)
-    "working": ("Working on it…", "处理中…"),
-    "not_owner": ("Only {name} can use these buttons.", "只有{name}可以使用这些按钮。"),
-    "requester": ("the person who made this request", "发起这个请求的人"),
-    "stale_button": ("This button no longer works.", "这个按钮已失效。"),
-    "not_allowed": ("This bot isn't enabled for you here. Ask an admin.", "此处尚未为你开通本机器人，请联系管理员。"),
-}
-
 SUCCESS = {"msg": "success"}
 
 
-def _toast(kind: str, code: str, lang: str, **params: str) -> dict[str, Any]:
-    """A toast in the button's language, plus both languages so the client can pick its own."""
-    en, zh = TOASTS[code]
-    if code == "not_owner":
-        en = en.format(name=params.get("name") or TOASTS["requester"][0])
-        zh = zh.format(name=params.get("name") or TOASTS["requester"][1])
+def _toast(kind: str, code: str, lang: str, *, name: str = "") -> dict[str, Any]:
+    """A toast (`toast.<code>` of the catalogue) in the button's language, plus both languages so
+    the client can pick its own."""
+
+    def render(in_lang: str) -> str:
+        if code == "not_owner":
+            return t("toast.not_owner", in_lang, name=name or t("toast.requester", in_lang))
+        return t(f"toast.{code}", in_lang)
+
+    en, zh = render("en"), render("zh")
     return {"toast": {
         "type": kind,
         "content": zh if lang == "zh" else en,
@@ -145,8 +142,7 @@ class FeishuWebhook:
         self._token = settings.feishu_verification_token.get_secret_value()
         self._max_skew = settings.feishu_max_skew
         self._inbox_max = settings.inbox_max
-        self._admins = settings.admin_ids
-        self._allowlist = settings.allowlist_ids
+        self._access = Access(admins=settings.admin_ids, allowlist=settings.allowlist_ids)
         self._ingress = ingress
         self._metrics = metrics
         self._cipher = AESCipher(self._encrypt_key) if self._encrypt_key else None
@@ -357,10 +353,10 @@ class FeishuWebhook:
         if not (_valid_id(value.get("a")) and _valid_id(value.get("rid")) and _valid_id(value.get("owner"))):
             return self._answer("refused", _toast("error", "stale_button", lang))
         chat = _dict(event.get("context")).get("open_chat_id")
-        if self._allowlist and operator not in self._admins and operator not in self._allowlist \
-                and chat not in self._allowlist:
+        verdict = self._access.may_press(operator, chat if isinstance(chat, str) else None, value["owner"])
+        if verdict == Press.NOT_ALLOWED:
             return self._answer("refused", _toast("error", "not_allowed", lang))
-        if operator != value["owner"] and operator not in self._admins:
+        if verdict == Press.NOT_OWNER:
             name = value.get("owner_name")
             if isinstance(name, str) and 0 < len(name) <= 64:
                 return self._answer("refused", _toast("error", "not_owner", lang, name=name))

@@ -15,7 +15,7 @@ from stack import Stack
 
 @pytest.fixture
 def stack(tmp_path: Path, redis_url: str) -> Iterator[Stack]:
-    s = Stack(tmp=tmp_path, redis_url=redis_url)
+    s = Stack(workdir=tmp_path, redis_url=redis_url)
     try:
         s.start_simulators()
         yield s

@@ -43,8 +43,7 @@ from stack import (
 
 from bot.clients.ark import ArkClient
 from bot.errors import ArkError
-
-from .redis_proc import RedisProc
+from sim.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
 
@@ -68,7 +67,7 @@ def tag(i: int) -> str:
 class Chaos:
     """The deployment, its processes by name, and a Redis client for read-only probes."""
 
-    def __init__(self, stack: Stack, rp: RedisProc) -> None:
+    def __init__(self, stack: Stack, rp: RedisServer) -> None:
         self.stack = stack
         self.rp = rp
         self.r = redis.Redis.from_url(rp.url, decode_responses=True, socket_timeout=5)
@@ -78,13 +77,13 @@ class Chaos:
     def spawn(self, name: str, role: str, node: str = "") -> None:
         env = {**self.stack.bot_environment(), **({"BOT_NODE": node} if node else {})}
         self.roles[name] = (role, env)
-        self.stack._spawn(name, [role], env)
+        self.stack.spawn(name, [role], env)
 
     def kill_and_restart(self, name: str) -> None:
         self.stack.kill(name, signal.SIGKILL)
         self.kills[name.split("-")[1] if "-" in name else name] += 1
         role, env = self.roles[name]
-        self.stack._spawn(name, [role], env)
+        self.stack.spawn(name, [role], env)
 
     def restart_redis(self) -> None:
         self.rp.kill(signal.SIGKILL)
@@ -174,9 +173,9 @@ def dump_redis(url: str) -> str:
 
 
 def test_chaos_every_request_gets_exactly_its_own_video(tmp_path: Path) -> None:
-    rp = RedisProc(tmp_path / "redis", free_port())
+    rp = RedisServer(tmp_path / "redis", free_port())
     rp.start()
-    stack = Stack(tmp=tmp_path, redis_url=rp.url, ark_args=ARK_FAULTS,
+    stack = Stack(workdir=tmp_path, redis_url=rp.url, ark_args=ARK_FAULTS,
                   feishu_args=[x for f in FEISHU_FAULTS for x in ("--fault", f)], bot_env=dict(BOT_ENV))
     chaos = Chaos(stack, rp)
     stop = threading.Event()

@@ -162,7 +162,7 @@ def tasks_with(stack: Stack, words: str) -> list[dict[str, Any]]:
 
 
 def restart_worker(stack: Stack) -> None:
-    stack._spawn("bot-worker", ["worker"], stack.bot_environment())
+    stack.spawn("bot-worker", ["worker"], stack.bot_environment())
 
 
 def make_video(stack: Stack, text: str, user: dict[str, str] = ALICE, **kw: Any) -> tuple[str, dict[str, Any]]:

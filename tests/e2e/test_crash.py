@@ -37,7 +37,7 @@ import redis
 import requests
 from stack import Stack, free_port, wait_until
 
-from .redis_proc import RedisProc
+from sim.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +57,7 @@ def running(tmp: Path, redis_url: str, **kw: Any) -> Iterator[Stack]:
     # Ark's created_at on the wall clock (as the real service): the bot compares it with its own clock
     # to adopt the task of a create that a kill interrupted (bot.engine.creator).
     kw.setdefault("ark_args", ["--wall-clock-timestamps"])
-    stack = Stack(tmp=tmp, redis_url=redis_url, **kw)
+    stack = Stack(workdir=tmp, redis_url=redis_url, **kw)
     try:
         stack.start_simulators()
         yield stack
@@ -78,7 +78,7 @@ def kill_bot(stack: Stack, name: str = "bot-serve", sig: int = signal.SIGKILL) -
 
 def spawn_worker(stack: Stack, name: str, node: str) -> None:
     """An extra `seedance-bot worker` process with its own stable identity (`BOT_NODE`)."""
-    stack._spawn(name, ["worker"], {**stack.bot_environment(), "BOT_NODE": node})
+    stack.spawn(name, ["worker"], {**stack.bot_environment(), "BOT_NODE": node})
 
 
 def client(url: str) -> Any:  # decode_responses=True: str replies (the stubs cannot say so)
@@ -414,7 +414,7 @@ def test_sigkill_scheduler_leader_standby_takes_over(tmp_path: Path, redis_url: 
     r = client(redis_url)
     with running(tmp_path, redis_url, speed=12.0, max_in_flight=4) as stack:
         stack.start_bot(("web", "worker", "scheduler"))
-        stack._spawn("bot-scheduler2", ["scheduler"], {**stack.bot_environment(), "BOT_NODE": "standby"})
+        stack.spawn("bot-scheduler2", ["scheduler"], {**stack.bot_environment(), "BOT_NODE": "standby"})
         sources = send_requests(stack, range(6))
         wait_until(lambda: ark_statuses(stack)["running"] >= 2, 90, what="tasks running at Ark")
         leader = stack.procs["bot-scheduler"]
@@ -429,8 +429,8 @@ def test_sigkill_scheduler_leader_standby_takes_over(tmp_path: Path, redis_url: 
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisProc]:
-    server = RedisProc(tmp_path / "redis", free_port())
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis", free_port())
     server.start()
     try:
         yield server
@@ -438,7 +438,7 @@ def own_redis(tmp_path: Path) -> Iterator[RedisProc]:
         server.stop()
 
 
-def test_sigkill_redis_with_jobs_in_flight_and_restart_from_aof(tmp_path: Path, own_redis: RedisProc) -> None:
+def test_sigkill_redis_with_jobs_in_flight_and_restart_from_aof(tmp_path: Path, own_redis: RedisServer) -> None:
     r = client(own_redis.url)
     with running(tmp_path, own_redis.url, speed=12.0, max_in_flight=4) as stack:
         stack.start_bot()
@@ -457,7 +457,7 @@ def test_sigkill_redis_with_jobs_in_flight_and_restart_from_aof(tmp_path: Path, 
         assert stack.procs["bot-serve"].poll() is None, "serve died during the Redis outage"
 
 
-def test_long_redis_outage_scheduler_recovers(tmp_path: Path, own_redis: RedisProc) -> None:
+def test_long_redis_outage_scheduler_recovers(tmp_path: Path, own_redis: RedisServer) -> None:
     """An outage longer than redis-py's retries: the scheduler must notice and lead again."""
     r = client(own_redis.url)
     with running(tmp_path, own_redis.url, speed=12.0, max_in_flight=4) as stack:

@@ -14,7 +14,8 @@ import pytest
 import redis
 from stack import Stack, free_port, wait_until
 
-from .redis_proc import RedisProc
+from sim.redis_server import RedisServer
+
 from .test_conversations import ark_config, strings, tasks_with, thread, wait_card, wait_text
 
 pytestmark = pytest.mark.slow
@@ -34,9 +35,9 @@ def fill(r: redis.Redis, target: int) -> None:
 
 def test_a_full_redis_refuses_new_requests_and_finishes_accepted_ones(tmp_path: Path) -> None:
     maxmemory = 48 * 1024 * 1024
-    rp = RedisProc(tmp_path / "redis", free_port(), extra_args=("--maxmemory", str(maxmemory)))
+    rp = RedisServer(tmp_path / "redis", free_port(), extra_args=("--maxmemory", str(maxmemory)))
     rp.start()
-    stack = Stack(tmp=tmp_path, redis_url=rp.url, bot_env={"BOT_REDIS_HIGH_WATER": "0.8"})
+    stack = Stack(workdir=tmp_path, redis_url=rp.url, bot_env={"BOT_REDIS_HIGH_WATER": "0.8"})
     r = redis.Redis.from_url(rp.url, decode_responses=True)
     try:
         stack.start_simulators()

@@ -18,8 +18,8 @@ import pytest
 import requests
 from stack import APP_ID, ENCRYPT_KEY, VERIFICATION_TOKEN, Stack, wait_until
 
-from bot.sim import feishu_events as ev
 from bot.store.jobs import message_rid
+from sim import feishu_events as ev
 
 from .test_conversations import (
     ADA,

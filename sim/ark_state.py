@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.catalogue import video_tokens
-from bot.sim.ark_validate import CreatePlan
+from sim.ark_validate import CreatePlan
 
 QUEUED_FIELDS = ("doc", "full", "bare")
 TERMINAL = frozenset({"succeeded", "failed", "expired", "cancelled"})

@@ -1,15 +1,16 @@
-"""A dedicated redis-server that a test can SIGKILL and restart from the same data directory.
+"""A redis-server of its own for a local run, that a test can SIGKILL and restart from its data.
 
-The session fixture's server is shared by every test, so crash tests that kill
-Redis start their own: AOF on with `appendfsync everysec` (the production
-setting, scale.md §3.5), `noeviction`, a fixed port so clients reconnect to the
-same address after a restart.
+For the suites that kill Redis (the session fixture's server is shared by every test) and for
+the benchmarks: AOF on with `appendfsync everysec` (the production setting, scale.md §3.5),
+`noeviction`, on a fixed loopback port so clients reconnect to the same address after a
+restart. `LocalStack` takes its URL as `redis_url`.
 """
 
 from __future__ import annotations
 
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -17,10 +18,19 @@ from pathlib import Path
 import redis
 
 
-class RedisProc:
-    def __init__(self, data_dir: Path, port: int, *, extra_args: tuple[str, ...] = ()) -> None:
+def free_port() -> int:
+    """A loopback TCP port that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    """`start()` (again after `kill()`: the AOF is replayed), `kill(sig)`, `stop()`; `url`, `proc`."""
+
+    def __init__(self, data_dir: Path, port: int = 0, *, extra_args: tuple[str, ...] = ()) -> None:
         self.dir = data_dir
-        self.port = port
+        self.port = port or free_port()  # fixed from here on: a restart keeps the address
         self.extra_args = extra_args
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -32,13 +42,13 @@ class RedisProc:
     def start(self) -> None:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         self.dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.dir / "redis.log", "ab")  # noqa: SIM115 - lives as long as the server
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-             "--maxmemory-policy", "noeviction", "--protected-mode", "no", *self.extra_args],
-            stdout=log, stderr=subprocess.STDOUT,
-        )
+        with open(self.dir / "redis.log", "ab") as log:  # the server keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+                 "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+                 "--maxmemory-policy", "noeviction", "--protected-mode", "no", *self.extra_args],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
         self.starts += 1
         client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1)
         deadline = time.monotonic() + 30

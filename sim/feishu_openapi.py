@@ -17,7 +17,7 @@ from PIL import Image
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
-from bot.sim.feishu_events import FILE_TYPES, MSG_TYPES, POST_LOCALES, card_problem
+from sim.feishu_events import FILE_TYPES, MSG_TYPES, POST_LOCALES, card_problem
 
 JSON = dict[str, Any]
 

@@ -2,8 +2,8 @@
 
 `FeishuState` holds every record (messages and their versions, uploads, reactions, deliveries,
 tokens) behind one lock and implements the Open API operations of feishu-api.md §5 as plain
-methods raising `ApiError`; `feishu_app` maps them to HTTP, `feishu.FeishuSimulator` adds the
-users' side and the server. It also keeps the fault plan (`bot.sim.feishu_faults`: per-operation
+methods raising `ApiError`; `feishu_users.FeishuUsers` adds the users' side, `feishu_app` maps
+it all to HTTP and `feishu.FeishuSimulator` serves it. It also keeps the fault plan (`sim.feishu_faults`: per-operation
 one-shots and rates, before/after the work, counted) and the log of every Open API request.
 """
 
@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.sim import feishu_events as ev
-from bot.sim.feishu_faults import ANY, Fault, FaultPlan, make_fault, parse_cli_fault, status_message
-from bot.sim.feishu_openapi import (
+from sim import feishu_events as ev
+from sim.feishu_faults import ANY, Fault, FaultPlan, make_fault, parse_cli_fault, status_message
+from sim.feishu_openapi import (
     APP_CREDENTIALS,
     CARD_OPEN_IDS_EMPTY,
     CARD_TOKEN_INVALID,
@@ -218,7 +218,7 @@ class FeishuState:
     def inject_fault(
         self, op: str, status: int, *, count: int = 1, when: str = "before", code: int | None = None
     ) -> None:
-        """One-shot: the next `count` requests of `op` fail (see bot.sim.feishu_faults)."""
+        """One-shot: the next `count` requests of `op` fail (see sim.feishu_faults)."""
         fault = make_fault(op, status, when=when, count=count, code=code)
         with self._lock:
             self._faults.add(fault)
@@ -299,7 +299,7 @@ class FeishuState:
             return fault
 
     def fault_error(self, fault: Fault) -> ApiError:
-        """The answer to an injected fault, in Feishu's envelope (bot.sim.feishu_faults)."""
+        """The answer to an injected fault, in Feishu's envelope (sim.feishu_faults)."""
         if fault.status == 429:
             return ApiError(
                 GATEWAY_RATE_LIMIT if fault.code is None else fault.code,

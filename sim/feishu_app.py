@@ -1,9 +1,10 @@
 """HTTP face of the Feishu simulator: Open API routes (Feishu envelopes) and `/__sim__` controls.
 
-Thin on purpose: every rule lives in `FeishuSimulator` / `feishu_openapi`, so the Python API that
-tests use and the HTTP API that the bot (and a developer's curl) uses behave identically. The one
+Thin on purpose: every rule lives in `FeishuUsers` (and its `FeishuState`) / `feishu_openapi`, so
+the Python API that tests use and the HTTP API that the bot (and a developer's curl) uses behave
+identically. The one
 HTTP-only concern is `open_api(op)`: per-operation faults before/after the work
-(`bot.sim.feishu_faults`), the per-app limit, and the request log behind GET /__sim__/requests.
+(`sim.feishu_faults`), the per-app limit, and the request log behind GET /__sim__/requests.
 """
 
 from __future__ import annotations
@@ -13,17 +14,17 @@ import binascii
 import functools
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from bot.sim import feishu_events as ev
-from bot.sim.feishu_faults import ANY, Fault, make_fault
-from bot.sim.feishu_openapi import UPLOAD_TOO_LARGE, ApiError, parse_multipart
-
-if TYPE_CHECKING:
-    from bot.sim.feishu import FeishuSimulator
+from sim import feishu_events as ev
+from sim.feishu_faults import ANY, Fault, make_fault
+from sim.feishu_openapi import UPLOAD_TOO_LARGE, ApiError, parse_multipart
+from sim.feishu_store import SimUsageError
+from sim.feishu_users import FeishuUsers
 
 JSON = dict[str, Any]
 View = Callable[..., Any]
@@ -99,9 +100,7 @@ def _json_body() -> Any:
     return request.get_json(force=True, silent=True)
 
 
-def build_app(sim: FeishuSimulator) -> Flask:
-    from bot.sim.feishu import SimUsageError
-
+def build_app(sim: FeishuUsers) -> Flask:
     app = Flask("feishu_sim")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -441,8 +440,6 @@ def build_app(sim: FeishuSimulator) -> Flask:
 
 def _binary(data: bytes, content_type: str, filename: str) -> Response:
     """A download with Content-Disposition and single-range support (Feishu serves Range, §5.7)."""
-    from urllib.parse import quote
-
     rng = request.range
     status, chunk, extra = 200, data, {}
     if rng is not None and rng.units == "bytes":

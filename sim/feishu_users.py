@@ -1,57 +1,32 @@
-"""A faithful Feishu/Lark simulator: the Open API the bot calls, and the users who chat with it.
+"""The users' side of the Feishu simulator: people who post, reply and press card buttons.
 
-Nobody can reach Feishu from tests or a developer laptop, so this plays both sides on loopback,
-built to `shared/reference/feishu-api.md`:
-
-* **Open API** (`/open-apis/...`): tenant token, bot info, send/reply/get/PATCH messages,
-  file and image uploads, resource downloads (with Range), reactions, delayed card update;
-  Feishu's envelopes, error codes, per-chat rate limit (230020, HTTP 400), an optional per-app
-  send/reply limit (HTTP 429 with `x-ogw-ratelimit-*` headers), uuid idempotency.
-* **Faults** per operation (`bot.sim.feishu_faults`): token, bot_info, send, reply, patch,
-  get_message, card_update, upload_file, upload_image, resource, reaction; HTTP 429 (code
-  99991400 + `x-ogw-ratelimit-reset`) or 5xx, "before" (nothing done) or "after" (done —
-  a reply/send IS posted, idempotently by uuid — but answered with the error); as rates
-  (`--fault OP:STATUS:RATE[:after]`, POST `/__sim__/faults {"op","status","rate","when"}`) or
-  one-shots (POST `/__sim__/faults {"op","status","count","when"}`); GET `/__sim__/faults`
-  counts what was injected per op and status ("500", "500:after", …); DELETE clears.
-  The legacy `fault_rate` / `inject_faults` are the `"*"` (every op but token) case.
-* **Request log**: GET `/__sim__/requests[?op=reply,send]` lists every Open API request the bot
-  made: op, path, uuid, target message_id, chat_id, msg_type, HTTP status, Feishu code, injected
-  fault, result_message_id and whether it `created` a message or was a uuid replay
-  (`deduplicated`) — so a test can count the POSTs that really posted.
-* **Users** (`/__sim__/...` and the same Python methods): send text, photos, posts and replies as
-  schema-2.0 `im.message.receive_v1` events, click card buttons (`card.action.trigger`), answer
-  `url_verification`; encrypted and signed like Feishu, redelivered with the same event_id on a
-  non-200 or a slow ack.
-
-Run it in-process (`FeishuSimulator(...).start()`) or as `seedance-bot sim feishu`.
+`FeishuUsers` adds to the Open API state (`sim.feishu_store.FeishuState`) everything a chat
+member does: upload a photo, send text/photos/posts/replies as schema-2.0
+`im.message.receive_v1` events, click card buttons (`card.action.trigger`), answer
+`url_verification`; each pushed to the bot's webhook encrypted and signed like Feishu, and
+redelivered with the same event_id on a non-200 or a slow ack. The HTTP face
+(`sim.feishu_app`) and the server (`sim.feishu.FeishuSimulator`) build on it.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import signal
 import threading
 import time
 from collections.abc import Sequence
-from types import FrameType
-from typing import Annotated, Any
+from typing import Any
 
 import requests
-import typer
-from flask import Flask
 from PIL import Image
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from bot.sim import feishu_events as ev
-from bot.sim.feishu_openapi import ApiError, image_info
-from bot.sim.feishu_store import (
+from sim import feishu_events as ev
+from sim.feishu_openapi import image_info
+from sim.feishu_store import (
     CARD_TOKEN_TTL_S,
     DEFAULT_USER,
     FeishuState,
     SimUsageError,
-    StoredFile,
     StoredImage,
     _Delivery,
     _Message,
@@ -59,75 +34,9 @@ from bot.sim.feishu_store import (
 
 JSON = dict[str, Any]
 
-__all__ = ["ApiError", "FeishuSimulator", "SimUsageError", "StoredFile", "StoredImage", "register_cli"]
 
-
-class FeishuSimulator(FeishuState):
-    """The Feishu Open API plus its users, on a real loopback HTTP server.
-
-    Keyword-only options (see `FeishuState`): app_id, app_secret, encrypt_key ("" = plaintext,
-    unsigned events), verification_token, webhook_url, bot_open_id, bot_name, tenant_key,
-    retry_schedule, ack_timeout, token_expire, chat_qps, patch_qps, file_limit, image_limit,
-    fault_rate, fault_statuses, faults (e.g. ["reply:500:0.1:after"]), app_qps, ratelimit_reset,
-    seed.
-    """
-
-    _server: BaseWSGIServer | None = None
-    _thread: threading.Thread | None = None
-    _origin: str | None = None
-    _app: Flask | None = None
-
-    @property
-    def app(self) -> Flask:
-        """The WSGI app (also usable with Flask's test client, without a server)."""
-        if self._app is None:
-            from bot.sim.feishu_app import build_app
-
-            self._app = build_app(self)
-        return self._app
-
-    # --- lifecycle ---------------------------------------------------------------------------------
-
-    def start(self, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True) -> str:
-        """Serve on a background thread; returns the bare origin lark-oapi wants (no trailing /)."""
-        if self._server is not None:
-            raise RuntimeError("simulator already started")
-        handler = _QuietHandler if quiet else WSGIRequestHandler
-        self._stopping.clear()
-        self._server = make_server(host, port, self.app, threaded=True, request_handler=handler)
-        self._origin = f"http://{host}:{self._server.server_port}"
-        # a short poll interval makes stop() (and so every test teardown) quick
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="feishu-sim", daemon=True
-        )
-        self._thread.start()
-        return self._origin
-
-    def stop(self) -> None:
-        """Stop serving and abandon pending redeliveries."""
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    @property
-    def origin(self) -> str:
-        if self._origin is None:
-            raise RuntimeError("simulator not started")
-        return self._origin
-
-    def __enter__(self) -> FeishuSimulator:
-        if self._server is None:
-            self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # --- users' side ------------------------------------------------------------------------------------
+class FeishuUsers(FeishuState):
+    """The Open API state plus its users: messages and button presses pushed to the webhook."""
 
     def upload_user_image(
         self,
@@ -565,108 +474,3 @@ class FeishuSimulator(FeishuState):
             "action": action,
             "event": payload,
         }
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """No per-request access log lines in test output."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-# --- CLI ----------------------------------------------------------------------------------------------
-
-
-def register_cli(sim_app: typer.Typer) -> None:
-    """Add `seedance-bot sim feishu`."""
-
-    @sim_app.command("feishu")
-    def feishu(
-        port: Annotated[int, typer.Option(help="Port to listen on (0 = any free port).")] = 18080,
-        webhook: Annotated[
-            str | None, typer.Option(help="The bot's event URL, e.g. http://127.0.0.1:8000/feishu/events")
-        ] = None,
-        host: Annotated[
-            str, typer.Option(help="Interface to bind; lark-oapi allows http only on loopback.")
-        ] = "127.0.0.1",
-        app_id: Annotated[str, typer.Option(help="FEISHU_APP_ID the bot uses.")] = "cli_sim_app",
-        app_secret: Annotated[str, typer.Option(help="FEISHU_APP_SECRET the bot uses.")] = "sim-secret",
-        encrypt_key: Annotated[str, typer.Option(help="FEISHU_ENCRYPT_KEY; empty = plaintext events.")] = "",
-        verification_token: Annotated[
-            str, typer.Option(help="FEISHU_VERIFICATION_TOKEN.")
-        ] = "sim-verification-token",
-        bot_open_id: Annotated[
-            str, typer.Option(help="The bot's open_id (bot/v3/info, mentions).")
-        ] = "ou_bot_sim",
-        bot_name: Annotated[str, typer.Option(help="The bot's display name.")] = "VideoBot",
-        ack_timeout: Annotated[
-            float, typer.Option(help="Seconds before an event counts as unacknowledged.")
-        ] = 3.0,
-        retry_schedule: Annotated[
-            str, typer.Option(help="Comma-separated redelivery delays in seconds.")
-        ] = "0.5,2,5,10",
-        chat_qps: Annotated[int, typer.Option(help="Messages per second per chat (0 = unlimited).")] = 5,
-        fault_rate: Annotated[float, typer.Option(help="Share of Open API calls failed with 429/500.")] = 0.0,
-        fault: Annotated[
-            list[str] | None,
-            typer.Option(
-                help="Per-operation fault rate OP:STATUS:RATE[:after] (repeatable), e.g. reply:500:0.1:after. "
-                "OP: token, bot_info, send, reply, patch, get_message, card_update, upload_file, "
-                "upload_image, resource, reaction or * (all but token); STATUS: 429 or 5xx; :after = "
-                "the work is done (message posted) but the answer is the error.",
-            ),
-        ] = None,
-        app_qps: Annotated[
-            int, typer.Option(help="send/reply per second per app before HTTP 429 (0 = unlimited).")
-        ] = 0,
-        ratelimit_reset: Annotated[
-            float, typer.Option(help="x-ogw-ratelimit-reset seconds on injected 429s.")
-        ] = 1.0,
-        verbose: Annotated[bool, typer.Option(help="Log every HTTP request.")] = False,
-    ) -> None:
-        """Run the Feishu/Lark simulator in the foreground until Ctrl-C / SIGTERM.
-
-        Run-time control (not part of Feishu): POST /__sim__/send, /__sim__/click, GET /__sim__/messages,
-        /__sim__/requests, GET/POST /__sim__/config, GET/POST/DELETE /__sim__/faults, e.g.
-        {"op": "reply", "status": 500, "count": 1, "when": "after"}.
-        """
-        from bot.sim.feishu_faults import parse_cli_fault
-
-        schedule = tuple(float(x) for x in retry_schedule.split(",") if x.strip())
-        try:
-            faults = [parse_cli_fault(x) for x in fault or []]
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--fault") from None
-        sim = FeishuSimulator(
-            app_id=app_id,
-            app_secret=app_secret,
-            encrypt_key=encrypt_key,
-            verification_token=verification_token,
-            webhook_url=webhook,
-            bot_open_id=bot_open_id,
-            bot_name=bot_name,
-            ack_timeout=ack_timeout,
-            retry_schedule=schedule,
-            chat_qps=chat_qps,
-            fault_rate=fault_rate,
-            faults=faults,
-            app_qps=app_qps,
-            ratelimit_reset=ratelimit_reset,
-        )
-        origin = sim.start(host, port, quiet=not verbose)
-        done = threading.Event()
-
-        def _stop(signum: int, frame: FrameType | None) -> None:
-            done.set()
-
-        signal.signal(signal.SIGINT, _stop)
-        signal.signal(signal.SIGTERM, _stop)
-        typer.echo(
-            f"feishu simulator listening on {origin} (FEISHU_DOMAIN={origin}); webhook: {webhook or '-'}",
-            err=False,
-        )
-        typer.echo(f'users\' side: POST {origin}/__sim__/send {{"text": "/video a kitten yawning"}}')
-        while not done.wait(0.5):
-            pass
-        sim.stop()
-        typer.echo("feishu simulator stopped")

@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from bot.sim.ark_state import Event
+from sim.ark_state import Event
 
 TIMEOUT = 5.0
 RETRIED = frozenset({"succeeded", "failed", "expired"})

@@ -19,10 +19,18 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import redis
-
+import handlers
+from bot.clients.ark import ArkClient
+from bot.clients.feishu import FeishuClient
 from bot.config import Settings
 from bot.engine.engine import Engine
+from bot.engine.poller import tick
+from bot.engine.scheduler import SchedulerRole, reconcile
+from bot.engine.worker import WorkerRole
+from bot.store.connection import Client, connect
+from bot.store.embedded import EmbeddedRedis
+from bot.web.app import create_app
+from bot.web.server import InProcessServer
 
 log = logging.getLogger(__name__)
 
@@ -40,27 +48,21 @@ def unregister(name: str) -> None:
 
 def run_scheduled(name: str, what: str) -> None:
     """The target of the scheduler's APScheduler jobs: `what` is "tick" or "reconcile"."""
-    from bot.engine import poller, scheduler
-
     engine = _ENGINES.get(name)
     if engine is None:
         log.warning("scheduled %s for an engine this process does not run (%s)", what, name)
         return
     if what == "tick":
-        poller.tick(engine)
+        tick(engine)
     elif what == "reconcile":
-        scheduler.reconcile(engine)
+        reconcile(engine)
 
 
-def connect_redis(settings: Settings) -> tuple[redis.Redis, Any]:
+def connect_redis(settings: Settings) -> tuple[Client, EmbeddedRedis | None]:
     """A client for `REDIS_URL`, or an embedded persistent server when it is unset."""
-    from bot.redis_conn import connect
-
     embedded = None
     url = settings.redis_url
     if not url:
-        from bot.engine.embedded_redis import EmbeddedRedis
-
         embedded = EmbeddedRedis(settings.bot_data_dir, maxmemory=settings.embedded_redis_maxmemory)
         url = embedded.start()
         log.warning("REDIS_URL is not set: using an embedded Redis server under %s (AOF on)",
@@ -73,26 +75,18 @@ def node_name(settings: Settings, role: str) -> str:
     return f"{settings.bot_node or socket.gethostname()}-{role}"
 
 
-def build_engine(settings: Settings, r: redis.Redis, *, role: str = "serve") -> Engine:
-    from bot.clients.ark import ArkClient
-    from bot.clients.feishu import FeishuClient
-
+def build_engine(settings: Settings, r: Client, *, role: str = "serve") -> Engine:
     ark = ArkClient(settings.ark_base_url, settings.require_ark_key(), timeout=settings.ark_timeout)
     feishu = FeishuClient.from_settings(settings)
     return Engine(settings=settings, redis=r, ark=ark, feishu=feishu, node=node_name(settings, role))
 
 
-def worker_role(engine: Engine, *, threads: int = 4) -> Any:
+def worker_role(engine: Engine, *, threads: int = 4) -> WorkerRole:
     """A worker wired to the chat features."""
-    import handlers
-    from bot.engine.worker import WorkerRole
-
     return WorkerRole(engine, on_message=handlers.on_message, on_card=handlers.on_card, threads=threads)
 
 
-def scheduler_role(engine: Engine) -> Any:
-    from bot.engine.scheduler import SchedulerRole
-
+def scheduler_role(engine: Engine) -> SchedulerRole:
     name = f"{engine.node}:{id(engine)}"
     register(name, engine)
     return SchedulerRole(engine, registered_as=name)
@@ -149,11 +143,8 @@ def run_roles(settings: Settings, *, web: bool, worker: bool, scheduler: bool,
             embedded.stop()
 
 
-def _start_web(settings: Settings, r: redis.Redis) -> Any:
-    """The web role inside `serve`: waitress-free, a threaded production server in this process."""
-    from bot.web.app import create_app
-    from bot.web.server import InProcessServer
-
+def _start_web(settings: Settings, r: Client) -> InProcessServer:
+    """The web role inside `serve`: waitress, a threaded production server in this process."""
     server = InProcessServer(create_app(settings, redis=r), host="0.0.0.0", port=settings.bot_port)
     server.start()
     return server

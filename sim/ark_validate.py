@@ -20,7 +20,7 @@ import requests
 from PIL import Image
 
 from bot.catalogue import ALL_RATIOS, Mode, ModelInfo, nearest_ratio
-from bot.sim.ark_errors import ApiError, invalid, missing, not_found
+from sim.ark_errors import ApiError, invalid, missing, not_found
 
 EXPIRES_RANGE = (3600, 259200)
 DEFAULT_EXPIRES = 172800

@@ -3,12 +3,12 @@
 Nobody can reach BytePlus from here, so the bot, its tests and its benchmarks
 talk to this instead. It follows `shared/reference/ark-api.md`: the four
 routes of §1 under `/api/v3`, create-body validation per §2/§5
-(`bot.sim.ark_validate`), the task object of §3.2, the error envelope of §4.1,
+(`sim.ark_validate`), the task object of §3.2, the error envelope of §4.1,
 a per-model concurrency queue with a per-account queued cap, expiry and
 purges on a *service clock* (real time × `speed`, plus `advance()`), callbacks
-per §2.4 (`bot.sim.ark_callbacks`), and presigned-looking media URLs served by
+per §2.4 (`sim.ark_callbacks`), and presigned-looking media URLs served by
 the simulator itself that expire after `url_ttl` service seconds. Videos are
-real playable mp4s of the catalogue's pixel size (`bot.sim.media`), made
+real playable mp4s of the catalogue's pixel size (`sim.media`), made
 lazily on first download.
 
 Routes under `/__sim__/` and `/__media__/` are inspection/test helpers, not
@@ -23,7 +23,7 @@ queued/running/failed/expired/cancelled task object carries is the
 `queued_fields` setting (`doc` | `full` | `bare`, see `Task.api`); `priority`
 is echoed for every model (sent or 0) as in §3.2's example.
 
-Faults (for chaos tests; `bot.sim.ark_faults` has the details):
+Faults (for chaos tests; `sim.ark_faults` has the details):
 
 * `error_rate` — random 429/500 on any API request, before any work;
 * `slow_rate`/`slow_seconds` — a response held back after the work is done;
@@ -71,13 +71,12 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from bot import catalogue
 from bot.catalogue import ModelInfo
-from bot.sim import media
-from bot.sim.ark_callbacks import CallbackDispatcher
-from bot.sim.ark_cli import register_cli, run_foreground
-from bot.sim.ark_errors import ApiError, invalid, not_found
-from bot.sim.ark_faults import LOST_CREATE_MODES, FaultBook, Shot
-from bot.sim.ark_state import QUEUED_FIELDS, STATUSES, Event, ServiceClock, Task, TaskStore
-from bot.sim.ark_validate import CreateValidator, DraftRef, model_name
+from sim import media
+from sim.ark_callbacks import CallbackDispatcher
+from sim.ark_errors import ApiError, invalid, not_found
+from sim.ark_faults import LOST_CREATE_MODES, FaultBook, Shot
+from sim.ark_state import QUEUED_FIELDS, STATUSES, Event, ServiceClock, Task, TaskStore
+from sim.ark_validate import CreateValidator, DraftRef, model_name
 
 API = "/api/v3"
 TASKS = f"{API}/contents/generations/tasks"
@@ -210,7 +209,7 @@ class ArkSimulator:
         # sped-up service clock (which runs ahead of real time when speed > 1). The bot compares
         # Ark's created_at with its own clock to adopt a task whose create was interrupted by a crash.
         self.wall_clock_timestamps = wall_clock_timestamps
-        # Lost create answers (see bot.sim.ark_faults): the share of successful creates whose
+        # Lost create answers (see sim.ark_faults): the share of successful creates whose
         # answer is lost, how ("500", "drop", "delay" or "mixed" = one of the three at random)
         # and for how long a "delay" holds the answer (real seconds; default above the 60 s read
         # timeout of the bot's and the SDK's clients).
@@ -372,7 +371,7 @@ class ArkSimulator:
             return out
 
     def inject_fault(self, op: str, mode: str | int, count: int = 1, delay: float | None = None) -> None:
-        """Queue `count` one-shot faults on `op` (see bot.sim.ark_faults for the modes)."""
+        """Queue `count` one-shot faults on `op` (see sim.ark_faults for the modes)."""
         with self._lock:
             self.faults.add(op, mode, count, delay)
 
@@ -864,4 +863,4 @@ class ArkSimulator:
         app.add_url_rule("/__sim__/faults", "sim_faults", sim_faults, methods=["GET", "POST", "DELETE"])
 
 
-__all__ = ["ArkSimulator", "register_cli", "run_foreground"]
+__all__ = ["ArkSimulator"]
