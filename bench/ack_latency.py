@@ -402,7 +402,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2, help="gunicorn processes (default 2)")
     ap.add_argument("--threads", type=int, default=8, help="threads per process (default 8)")
     ap.add_argument("--gunicorn-config", type=Path, default=None,
-                    help="passed to `seedance-bot web --config` (default deploy/gunicorn.conf.py)")
+                    help="passed to `seedance-bot web --config` (default: the packaged bot/web/gunicorn_conf.py)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ack_latency.json")
     args = ap.parse_args()

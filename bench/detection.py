@@ -19,9 +19,18 @@ Per task:
                     `finished_at`, written by the scheduler's check right after its GET)
                     − when the simulator finished the task (`finished_at_real`),
                     reported in real seconds and in service seconds (× S);
-  GET calls       = GET /contents/generations/tasks/<id> in the simulator's request log,
-                    split into the watch (up to the detecting GET) and delivery's own
-                    fresh GET afterwards (delivery re-reads the task for a fresh URL).
+  Ark calls       = every Ark API call that looked at the task, from the simulator's request log:
+                    * list calls (GET /contents/generations/tasks?filter.task_ids=…): the
+                      scheduler's batched tick asks about every due task in one call, so a
+                      list call that named k tasks counts 1/k for each of them (its share);
+                      "looks" counts the list calls that named the task (whole);
+                    * GET /contents/generations/tasks/<id>: the fallback for a task missing
+                      from a list answer, and delivery's own read;
+                    split into the watch (up to the answer that saw the task end) and what
+                    came after it (delivery reads the task again only when the video_url
+                    of that answer is too old or its download is refused).
+                    Per run: list calls ÷ tasks, task-looks per list call, and every other
+                    Ark API call (creates are reported apart: one per task).
 
 Reading the figures: polling delays are schedule gaps and scale with S, so the
 service-second figure is the one to compare with production. The callback path
@@ -50,6 +59,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import redis
 import requests
@@ -133,22 +143,20 @@ def run_bot_mode(mode: str, jobs: list[tuple[str, str, int]], speed: float, redi
         for c in cb:
             if c.get("status") in TERMINAL and c["task_id"] not in posted:
                 posted[c["task_id"]] = float(c["time"])
+        calls = ArkCalls(log)
         rows = []
         for rec in records.values():
             tid = rec["task_id"]
             task = tasks[tid]
             bot_knew = float(rec["finished_at"])
-            gets = [x for x in log if x["method"] == "GET"
-                    and x["path"] == f"/api/v3/contents/generations/tasks/{tid}"]
-            watch_gets = [x for x in gets if x["time"] <= bot_knew]
-            row = _row(task, bot_knew, len(watch_gets), len(gets), speed)
+            row = _row(task, bot_knew, calls.of(tid, bot_knew), speed)
             if tid in posted:  # the bot's own share of a callback-driven detection (no simulator tick)
                 row["after_callback_real_s"] = round(bot_knew - posted[tid], 4)
             rows.append(row)
         bodies = [{"body": {k: v for k, v in t["body"].items() if k != "callback_url"},
                    "offset": t["created_at_real"] - min(x["created_at_real"] for x in tasks.values())}
                   for t in sorted(tasks.values(), key=lambda t: t["created_at_real"])]
-        return {"rows": rows, "bodies": bodies, "wall_s": round(wall, 1),
+        return {"rows": rows, "bodies": bodies, "wall_s": round(wall, 1), "calls": calls.totals(),
                 "callbacks_sent": len(cb) if isinstance(cb, list) else None}
     except BaseException:
         for name in stack.procs:
@@ -172,7 +180,65 @@ def _jobs(r: redis.Redis, prefix: str) -> dict[str, dict[str, str]]:
     return out
 
 
-def _row(task: dict[str, Any], knew_at: float, watch_gets: int, all_gets: int, speed: float) -> dict[str, Any]:
+TASKS_PATH = "/api/v3/contents/generations/tasks"
+
+
+class ArkCalls:
+    """The Ark API calls of a run, from the simulator's request log, attributed to tasks.
+
+    A list call with `filter.task_ids` is shared by the k tasks it named (1/k each); a
+    GET /tasks/<id> belongs to its task. Calls up to `knew_at` (the bot recorded the end)
+    are the watch; later ones are delivery's (or a needless look).
+    """
+
+    def __init__(self, log: list[dict[str, Any]]) -> None:
+        api = [x for x in log if str(x.get("path", "")).startswith("/api/v3/")]
+        self.lists: list[tuple[float, list[str]]] = []  # (time, task ids named)
+        self.gets: dict[str, list[float]] = {}
+        self.creates = 0
+        self.other = 0  # list calls without task ids, deletes, anything else
+        for x in api:
+            path, method = x["path"], x["method"]
+            if method == "GET" and path == TASKS_PATH:
+                ids = parse_qs(x.get("query") or "").get("filter.task_ids", [])
+                if ids:
+                    self.lists.append((float(x["time"]), ids))
+                else:
+                    self.other += 1
+            elif method == "GET" and path.startswith(TASKS_PATH + "/"):
+                self.gets.setdefault(path.rsplit("/", 1)[1], []).append(float(x["time"]))
+            elif method == "POST" and path == TASKS_PATH:
+                self.creates += 1
+            else:
+                self.other += 1
+        self.named: dict[str, list[tuple[float, float]]] = {}  # task -> [(time, share)]
+        for at, ids in self.lists:
+            for tid in ids:
+                self.named.setdefault(tid, []).append((at, 1 / len(ids)))
+
+    def of(self, tid: str, knew_at: float) -> dict[str, Any]:
+        named = self.named.get(tid, [])
+        gets = self.gets.get(tid, [])
+        list_watch = [share for at, share in named if at <= knew_at]
+        list_after = [share for at, share in named if at > knew_at]
+        gets_watch = sum(1 for at in gets if at <= knew_at)
+        return {
+            "list_looks_watch": len(list_watch), "list_looks_after": len(list_after),
+            "list_share_watch": round(sum(list_watch), 4), "list_share_after": round(sum(list_after), 4),
+            "gets_watch": gets_watch, "gets_after": len(gets) - gets_watch,
+            "calls_watch": round(sum(list_watch) + gets_watch, 4),
+            "calls_total": round(sum(list_watch) + sum(list_after) + len(gets), 4),
+        }
+
+    def totals(self) -> dict[str, Any]:
+        looks = sum(len(ids) for _, ids in self.lists)
+        return {"list_calls": len(self.lists), "task_looks_in_lists": looks,
+                "task_looks_per_list_call": round(looks / len(self.lists), 2) if self.lists else 0.0,
+                "largest_list_call": max((len(ids) for _, ids in self.lists), default=0),
+                "gets": sum(len(v) for v in self.gets.values()), "creates": self.creates, "other": self.other}
+
+
+def _row(task: dict[str, Any], knew_at: float, calls: dict[str, Any], speed: float) -> dict[str, Any]:
     delay = knew_at - float(task["finished_at_real"])
     return {
         "task_id": task["id"], "model": task["model"], "resolution": task["resolution"],
@@ -180,7 +246,7 @@ def _row(task: dict[str, Any], knew_at: float, watch_gets: int, all_gets: int, s
         "run_service_s": round(float(task["finished_at"]) - float(task["running_at"]), 2),
         "expected_service_s": round(expected_of(task["model"], task["resolution"], round(task["seconds"])), 2),
         "delay_real_s": round(delay, 4), "delay_service_s": round(delay * speed, 3),
-        "gets_watch": watch_gets, "gets_total": all_gets,
+        **calls,
     }
 
 
@@ -227,13 +293,10 @@ def run_seed_mode(bodies: list[dict[str, Any]], speed: float, timeout: float) ->
         if errors:
             raise SystemExit(f"seed mode: create failed: {errors[:3]}")
         tasks = {t["id"]: t for t in stack.ark_tasks()}
-        log_ = requests.get(f"{stack.ark_origin}/__sim__/requests", timeout=30).json()
-        rows = []
-        for tid, at in knew.items():
-            n = sum(1 for x in log_ if x["method"] == "GET"
-                    and x["path"] == f"/api/v3/contents/generations/tasks/{tid}")
-            rows.append(_row(tasks[tid], at, n, n, speed))
-        return {"rows": rows}
+        calls = ArkCalls(requests.get(f"{stack.ark_origin}/__sim__/requests", timeout=30).json())
+        # The seed's loop delivers with the URL of the GET that saw the end: every call is the watch.
+        rows = [_row(tasks[tid], at, calls.of(tid, float("inf")), speed) for tid, at in knew.items()]
+        return {"rows": rows, "calls": calls.totals()}
     finally:
         stack.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -302,19 +365,30 @@ def print_model() -> dict[str, Any]:
 # --- report ---------------------------------------------------------------------------------------
 
 
-def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise(rows: list[dict[str, Any]], calls: dict[str, Any]) -> dict[str, Any]:
     svc = [r["delay_service_s"] for r in rows]
     real = [r["delay_real_s"] for r in rows]
-    gw = [r["gets_watch"] for r in rows]
-    gt = [r["gets_total"] for r in rows]
+
+    def mean(key: str) -> float:
+        return round(statistics.fmean(r[key] for r in rows), 2)
+
+    n = len(rows)
     out: dict[str, Any] = {
-        "tasks": len(rows),
+        "tasks": n,
         "delay_service_s": {"median": round(statistics.median(svc), 3), "mean": round(statistics.fmean(svc), 3),
                             "p90": round(pct(svc, 90), 3), "max": round(max(svc), 3)},
         "delay_real_s": {"median": round(statistics.median(real), 4), "mean": round(statistics.fmean(real), 4),
                          "p90": round(pct(real, 90), 4), "max": round(max(real), 4)},
-        "gets_watch_per_task": round(statistics.fmean(gw), 2),
-        "gets_total_per_task": round(statistics.fmean(gt), 2),
+        # Ark calls per task: list calls shared by the tasks each named, plus GETs of the task.
+        "calls_watch_per_task": mean("calls_watch"),
+        "calls_total_per_task": mean("calls_total"),
+        "list_calls_per_task": round(calls["list_calls"] / n, 2),
+        "task_looks_per_list_call": calls["task_looks_per_list_call"],
+        "list_looks_watch_per_task": mean("list_looks_watch"),
+        "fallback_gets_per_task": mean("gets_watch"),
+        "delivery_gets_per_task": mean("gets_after"),
+        "other_calls": calls["other"],
+        "ark_calls": calls,
     }
     after = [r["after_callback_real_s"] for r in rows if "after_callback_real_s" in r]
     if after:
@@ -356,14 +430,15 @@ def main() -> int:
                 print(f"[{mode}] {len(jobs)} jobs at speed {args.speed:g} ...", flush=True)
                 res = run_bot_mode(mode, jobs, args.speed, redis_url, roles, args.gap, args.timeout)
                 bodies = bodies or res["bodies"]
-                results[mode] = {"summary": summarise(res["rows"]), "rows": res["rows"], "wall_s": res["wall_s"],
+                results[mode] = {"summary": summarise(res["rows"], res["calls"]), "rows": res["rows"],
+                                 "wall_s": res["wall_s"],
                                  "callbacks_sent": res["callbacks_sent"]}
             elif mode == "seed":
                 if bodies is None:  # no bot run first: build the same bodies by running polling quietly
                     raise SystemExit("mode seed needs callbacks or polling earlier in --modes (for the bodies)")
                 print(f"[seed] {len(bodies)} jobs, GET every {SEED_INTERVAL:g}/{args.speed:g} s ...", flush=True)
                 res = run_seed_mode(bodies, args.speed, args.timeout)
-                results[mode] = {"summary": summarise(res["rows"]), "rows": res["rows"]}
+                results[mode] = {"summary": summarise(res["rows"], res["calls"]), "rows": res["rows"]}
             else:
                 raise SystemExit(f"unknown mode {mode!r}")
     finally:
@@ -377,11 +452,11 @@ def main() -> int:
     if "polling" in results:
         targets["polling_median_le_3s_service"] = results["polling"]["summary"]["delay_service_s"]["median"] <= 3
         if "seed" in results:
-            seed_gets = results["seed"]["summary"]["gets_total_per_task"]
-            targets["polling_watch_gets_le_half_seed"] = (
-                results["polling"]["summary"]["gets_watch_per_task"] <= seed_gets / 2)
-            targets["polling_all_gets_le_half_seed"] = (
-                results["polling"]["summary"]["gets_total_per_task"] <= seed_gets / 2)
+            seed_calls = results["seed"]["summary"]["calls_total_per_task"]
+            targets["polling_watch_calls_le_half_seed"] = (
+                results["polling"]["summary"]["calls_watch_per_task"] <= seed_calls / 2)
+            targets["polling_all_calls_le_half_seed"] = (
+                results["polling"]["summary"]["calls_total_per_task"] <= seed_calls / 2)
     out = {
         "speed": args.speed, "expected_time_factor": 1 / args.speed, "jobs": len(jobs), "roles": list(roles),
         "job_mix": [list(j) for j in jobs], "seed_interval_service_s": SEED_INTERVAL,
@@ -395,14 +470,20 @@ def main() -> int:
     print(f"\n{len(jobs)} jobs, simulator speed {args.speed:g} (service s = real s × {args.speed:g}), "
           f"bot roles {'+'.join(roles)}, {os.cpu_count()} cores")
     head = (f"{'mode':<10} {'median svc s':>12} {'p90 svc s':>10} {'max svc s':>10} {'median real s':>14} "
-            f"{'GETs watch':>11} {'GETs all':>9}")
+            f"{'calls watch':>11} {'calls all':>9} {'lists/task':>10} {'tasks/list':>10} {'GETs watch':>10} "
+            f"{'delivery GETs':>13}")
     print(head)
     print("-" * len(head))
     for mode, res in results.items():
         s = res["summary"]
         print(f"{mode:<10} {s['delay_service_s']['median']:>12.2f} {s['delay_service_s']['p90']:>10.2f} "
               f"{s['delay_service_s']['max']:>10.2f} {s['delay_real_s']['median']:>14.3f} "
-              f"{s['gets_watch_per_task']:>11.2f} {s['gets_total_per_task']:>9.2f}")
+              f"{s['calls_watch_per_task']:>11.2f} {s['calls_total_per_task']:>9.2f} "
+              f"{s['list_calls_per_task']:>10.2f} {s['task_looks_per_list_call']:>10.2f} "
+              f"{s['fallback_gets_per_task']:>10.2f} {s['delivery_gets_per_task']:>13.2f}")
+    print("(calls per task: each list call shared by the tasks it named, plus the task's own GETs; "
+          "Ark API calls that named no task: " + ", ".join(
+              f"{m} {r['summary']['other_calls']}" for m, r in results.items()) + ")")
     for mode, res in results.items():
         c = res["summary"].get("callback_post_to_known_real_s")
         if c:
@@ -410,12 +491,12 @@ def main() -> int:
                   f"p90 {c['p90'] * 1000:.0f} ms, max {c['max'] * 1000:.0f} ms (real time; the rest of the "
                   f"delay is the simulator's 50 ms tick)")
     if "seed" in results:
-        sg = results["seed"]["summary"]["gets_total_per_task"]
+        sc = results["seed"]["summary"]["calls_total_per_task"]
         for mode in ("callbacks", "polling"):
             if mode in results:
                 s_ = results[mode]["summary"]
-                print(f"{mode}: GETs vs seed: watch {s_['gets_watch_per_task'] / sg:.0%}, "
-                      f"with delivery's GET {s_['gets_total_per_task'] / sg:.0%}")
+                print(f"{mode}: Ark calls vs seed: watch {s_['calls_watch_per_task'] / sc:.0%}, "
+                      f"with delivery's {s_['calls_total_per_task'] / sc:.0%}")
     print("\ntargets: " + ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in targets.items()))
     print(f"written {args.out}")
     return 0 if all(targets.values()) else 1

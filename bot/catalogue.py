@@ -30,6 +30,18 @@ ALL_RATIOS: tuple[str, ...] = (*RATIOS, "adaptive")
 RESOLUTIONS: tuple[str, ...] = ("480p", "720p", "1080p", "4k")
 FPS = 24
 
+# Reference videos and audios (Seedance 2.0 series; ark-api.md §2.2 and §5.4). Byte limits in
+# decimal megabytes (the stricter reading of "200 MB" / "15 MB"); lengths compared at 0.1 s,
+# frame rates at whole frames per second (a 23.976 fps clip counts as 24).
+REF_CLIP_SECONDS = (2.0, 15.0)  # each video, each audio
+REF_TOTAL_SECONDS = 15.0  # all videos together; all audios together
+REF_VIDEO_MAX_BYTES = 200_000_000
+REF_AUDIO_MAX_BYTES = 15_000_000
+REF_VIDEO_SIDES = (300, 6000)  # each side, inclusive
+REF_VIDEO_PIXELS = (409_600, 8_295_044)  # W×H, inclusive
+REF_VIDEO_ASPECT = (0.4, 2.5)  # W/H, inclusive
+REF_VIDEO_FPS = (24, 60)
+
 # Output pixel sizes (W, H) per series, resolution and ratio (ark-api.md §5.3).
 _PIXELS_20: dict[str, dict[str, tuple[int, int]]] = {
     "480p": {"16:9": (864, 496), "4:3": (752, 560), "1:1": (640, 640), "3:4": (560, 752),
@@ -68,6 +80,8 @@ class ModelInfo:
     resolutions: tuple[str, ...]
     default_resolution: str  # the service's own default
     max_reference_images: int = 0
+    max_reference_videos: int = 0  # reference videos (`video_url`, 2.0 series: 0-3)
+    max_reference_audios: int = 0  # reference audios (`audio_url`, 2.0 series: 0-3)
     audio: bool = False
     draft: bool = False
     flex: bool = True
@@ -83,6 +97,11 @@ class ModelInfo:
     usd_per_mtok: float = 0.0
     usd_per_mtok_audio: float | None = None
     retired: bool = False  # absent from current docs; kept so old IDs still resolve
+
+    @property
+    def media_references(self) -> bool:
+        """Takes reference videos and audios (with or without reference images)."""
+        return bool(self.max_reference_videos or self.max_reference_audios)
 
     @property
     def image_modes(self) -> bool:
@@ -151,7 +170,8 @@ MODELS: tuple[ModelInfo, ...] = (
         id="dreamina-seedance-2-0-260128", name="Seedance 2.0", series="2.0",
         modes=_T2V_I2V | {Mode.REFERENCE}, durations=(4, 15), auto_duration=True,
         resolutions=("480p", "720p", "1080p", "4k"), default_resolution="720p",
-        max_reference_images=9, audio=True, flex=False, seed=False, camera_fixed=False,
+        max_reference_images=9, max_reference_videos=3, max_reference_audios=3,
+        audio=True, flex=False, seed=False, camera_fixed=False,
         seconds_per_10s={"480p": 90, "720p": 120, "1080p": 180, "4k": 300},
         volcengine_id="doubao-seedance-2-0-260128", aliases=("2.0", "seedance-2.0"), usd_per_mtok=7.0,
     ),
@@ -159,7 +179,8 @@ MODELS: tuple[ModelInfo, ...] = (
         id="dreamina-seedance-2-0-fast-260128", name="Seedance 2.0 Fast", series="2.0",
         modes=_T2V_I2V | {Mode.REFERENCE}, durations=(4, 15), auto_duration=True,
         resolutions=("480p", "720p"), default_resolution="720p",
-        max_reference_images=9, audio=True, flex=False, seed=False, camera_fixed=False,
+        max_reference_images=9, max_reference_videos=3, max_reference_audios=3,
+        audio=True, flex=False, seed=False, camera_fixed=False,
         seconds_per_10s={"480p": 60, "720p": 90},
         volcengine_id="doubao-seedance-2-0-fast-260128", aliases=("2.0-fast", "fast"), usd_per_mtok=5.6,
     ),
@@ -167,7 +188,8 @@ MODELS: tuple[ModelInfo, ...] = (
         id="dreamina-seedance-2-0-mini-260615", name="Seedance 2.0 Mini", series="2.0",
         modes=_T2V_I2V | {Mode.REFERENCE}, durations=(4, 15), auto_duration=True,
         resolutions=("480p", "720p"), default_resolution="720p",
-        max_reference_images=9, audio=True, flex=False, seed=False, camera_fixed=False,
+        max_reference_images=9, max_reference_videos=3, max_reference_audios=3,
+        audio=True, flex=False, seed=False, camera_fixed=False,
         seconds_per_10s={"480p": 45, "720p": 70},
         volcengine_id="doubao-seedance-2-0-mini-260615", aliases=("2.0-mini", "mini"), usd_per_mtok=5.6,
     ),

@@ -1,16 +1,19 @@
 """Settings: the one place that reads the environment and `.env`.
 
 Every other module receives a `Settings` instance (or the values it needs);
-nothing else calls `os.environ`. Secrets are `SecretStr`, so they never show up
-in `repr`, logs or error messages.
+nothing else calls `os.environ`, except `bot.systemd` for the variables systemd sets
+for its notify protocol (they are the supervisor's, never settings). Secrets are
+`SecretStr`, so they never show up in `repr`, logs or error messages.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote, urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_ARK_BASE_URL = "https://ark.ap-southeast.bytepluses.com/api/v3"
@@ -20,6 +23,55 @@ ARK_KEY_HELP = (
     "(https://console.byteplus.com/ark/region:ark+ap-southeast-1/apiKey) and export it, "
     "e.g. `export ARK_API_KEY=...` or put it in .env."
 )
+
+
+SENTINEL_SCHEME = "redis+sentinel"
+"""The scheme of the URL `sentinel_url` builds and `bot.store.connection.connect` opens through Sentinel."""
+
+
+def host_ports(text: str, what: str = "REDIS_SENTINELS") -> list[tuple[str, int]]:
+    """``host:port,host:port`` (IPv6 as ``[::1]:26379``) as pairs; ValueError naming the bad entry."""
+    out = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        host, sep, port = entry.rpartition(":")
+        host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{what}: {entry!r} is not host:port (e.g. 10.0.0.5:26379)")
+        out.append((host, int(port)))
+    return out
+
+
+def _joined(pairs: list[tuple[str, int]]) -> str:
+    return ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in pairs)
+
+
+def sentinel_url(sentinels: str, master: str, data_url: str | None = None, sentinel_password: str = "") -> str:
+    """``redis+sentinel://[user:password@]host:port,host:port/db?master=name[&sentinel_password=…]``.
+
+    The sentinels' addresses and the master's name, plus the user, password and database of the
+    data nodes taken from `data_url` (a ``redis://`` URL whose host is ignored; db 0 without one).
+    """
+    auth, db = "", "0"
+    if data_url:
+        parts = urlsplit(data_url)
+        if parts.scheme != "redis":
+            raise ValueError(f"with REDIS_SENTINELS, REDIS_URL gives the data nodes' password and database as "
+                             f"redis://:password@ignored/0 (TLS and unix sockets are not supported); "
+                             f"not a {parts.scheme}:// URL")
+        if "@" in parts.netloc:
+            auth = parts.netloc.rsplit("@", 1)[0] + "@"
+        db = parts.path.strip("/") or "0"
+        if not db.isdigit():
+            raise ValueError(f"REDIS_URL: the database must be a number, not {db!r}")
+    hosts = _joined(host_ports(sentinels))
+    if not hosts:
+        raise ValueError("REDIS_SENTINELS: no sentinel given (host:port,host:port)")
+    query = f"master={quote(master, safe='')}"
+    if sentinel_password:
+        query += f"&sentinel_password={quote(sentinel_password, safe='')}"
+    return f"{SENTINEL_SCHEME}://{auth}{hosts}/{db}?{query}"
 
 
 class MissingSettingError(RuntimeError):
@@ -52,6 +104,12 @@ class Settings(BaseSettings):
     # --- Redis -----------------------------------------------------------------
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
     redis_prefix: str = Field(default="bot", validation_alias="REDIS_PREFIX")
+    # Redis Sentinel: the sentinels (host:port,…) to ask for the master named REDIS_SENTINEL_MASTER. Set,
+    # every role follows that master through failovers, and `redis_url` becomes the redis+sentinel://
+    # URL built from them (`sentinel_url`): REDIS_URL then gives only the data nodes' password and db.
+    redis_sentinels: str = Field(default="", validation_alias="REDIS_SENTINELS")
+    redis_sentinel_master: str = Field(default="mymaster", min_length=1, validation_alias="REDIS_SENTINEL_MASTER")
+    redis_sentinel_password: SecretStr = Field(default=SecretStr(""), validation_alias="REDIS_SENTINEL_PASSWORD")
 
     # --- Feishu / Lark -----------------------------------------------------------
     feishu_app_id: str = Field(default="", validation_alias="FEISHU_APP_ID")
@@ -61,7 +119,15 @@ class Settings(BaseSettings):
         default=SecretStr(""), validation_alias="FEISHU_VERIFICATION_TOKEN"
     )
     feishu_domain: str = Field(default="feishu", validation_alias="FEISHU_DOMAIN")
+    # How events and card clicks arrive: "webhook" (Feishu POSTs to BOT_PUBLIC_URL/feishu/events) or
+    # "websocket" (the bot keeps lark-oapi's long connection open: no public URL, no Encrypt Key,
+    # no open port; one process of the deployment holds it, see bot/web/longconn.py).
+    feishu_connection: Literal["webhook", "websocket"] = Field(default="webhook",
+                                                               validation_alias="FEISHU_CONNECTION")
     # Events whose X-Lark-Request-Timestamp is further than this from now are refused.
+    # Card patches per second for the whole deployment (Feishu allows an app 50 messages/s and a
+    # message 5 patches/s); final states may use a reserve, the rest wait their turn.
+    card_updates_per_second: float = Field(default=10.0, gt=0, le=50, validation_alias="BOT_CARD_UPDATES_PER_SECOND")
     feishu_max_skew: int = Field(default=300, ge=1, validation_alias="FEISHU_MAX_SKEW")
     # Without an Encrypt Key, Feishu neither signs nor encrypts events: anyone who learns the
     # verification token can forge them. Refused at start-up unless the admin opts in here.
@@ -69,6 +135,9 @@ class Settings(BaseSettings):
 
     # --- The bot process ---------------------------------------------------------
     bot_public_url: str | None = Field(default=None, validation_alias="BOT_PUBLIC_URL")
+    # Signs the URLs of chat videos and voice messages served to Ark at BOT_PUBLIC_URL/media/…
+    # (Seedance 2.0 references, bot/shared_media.py). Empty: a key derived from FEISHU_APP_SECRET.
+    media_secret: SecretStr = Field(default=SecretStr(""), validation_alias="BOT_MEDIA_SECRET")
     bot_port: int = Field(default=8000, ge=1, le=65535, validation_alias="BOT_PORT")
     bot_data_dir: Path = Field(default=Path("./data"), validation_alias="BOT_DATA_DIR")
     # Stable name of this bot process in Redis (stream consumer names, leases); default the
@@ -93,9 +162,18 @@ class Settings(BaseSettings):
     # Share of Redis maxmemory above which new requests are refused with a message (accepted
     # jobs keep going on the headroom left).
     redis_high_water: float = Field(default=0.85, gt=0, le=1, validation_alias="BOT_REDIS_HIGH_WATER")
-    # /metrics: bearer token required when set; a separate port when set (0 = on BOT_PORT).
+    # /metrics (every role): bearer token required when set; on this port only when set (0 = web and
+    # serve on BOT_PORT, worker and scheduler on BOT_HEALTH_PORT).
     metrics_token: SecretStr = Field(default=SecretStr(""), validation_alias="BOT_METRICS_TOKEN")
     metrics_port: int = Field(default=0, ge=0, le=65535, validation_alias="BOT_METRICS_PORT")
+    # Probes (bot/health.py): /livez and /readyz of worker, scheduler and serve on this port, with
+    # /metrics of worker and scheduler (0 = none; web and serve answer the probes on BOT_PORT anyway).
+    health_port: int = Field(default=0, ge=0, le=65535, validation_alias="BOT_HEALTH_PORT")
+    # Longest a worker thread may spend on one entry (download + upload + reply) before the
+    # process counts as stuck: /livez fails and the systemd watchdog stops being fed.
+    stall_seconds: float = Field(default=900.0, ge=30, validation_alias="BOT_STALL_SECONDS")
+    # gunicorn processes of the web role (`seedance-bot web --workers` overrides it).
+    web_concurrency: int = Field(default=2, ge=1, validation_alias="WEB_CONCURRENCY")
     max_video_bytes: int = Field(default=200 * 1024 * 1024, validation_alias="BOT_MAX_VIDEO_BYTES")
     download_timeout: float = Field(default=120.0, validation_alias="BOT_DOWNLOAD_TIMEOUT")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
@@ -105,6 +183,21 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, v: str | None) -> str | None:
         return v.rstrip("/") if v else v
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinels(cls, v: str, info: ValidationInfo) -> str:
+        v = _joined(host_ports(v))
+        if v:  # here, not below: an error of a model validator would print every setting's value
+            sentinel_url(v, "check", info.data.get("redis_url"))
+        return v
+
+    @model_validator(mode="after")
+    def _through_sentinel(self) -> Settings:
+        if self.redis_sentinels:
+            self.redis_url = sentinel_url(self.redis_sentinels, self.redis_sentinel_master, self.redis_url,
+                                          self.redis_sentinel_password.get_secret_value())
+        return self
 
     @field_validator("ark_api_key")
     @classmethod
@@ -134,6 +227,17 @@ class Settings(BaseSettings):
     @property
     def allowlist_ids(self) -> frozenset[str]:
         return frozenset(x.strip() for x in self.bot_allowlist.split(",") if x.strip())
+
+
+def locale_language() -> Literal["zh", "en"] | None:
+    """The language of this machine's locale (LC_ALL, LC_MESSAGES, then LANG): "zh" for zh_*, "en" for
+    en_*, None for anything else (C, POSIX, unset). The operator commands (`seedance-bot doctor`)
+    speak it when BOT_LANGUAGE is auto; it is the system's variable, not a setting of the bot."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "").strip().lower()
+        if value:
+            return "zh" if value.startswith("zh") else "en" if value.startswith("en") else None
+    return None
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -3,6 +3,7 @@
     BotError
     ├── SpecError                 a request the catalogue knows cannot work (nothing was sent)
     ├── ImageError                a local/chat image outside the documented limits (nothing was sent)
+    ├── MediaError                a reference video/audio outside the documented limits (nothing was sent)
     ├── UpstreamError             a remote service said no or did not answer
     │   ├── ArkError              ModelArk: code, message, request_id, status, retryable
     │   │   └── ArkAmbiguousError a create whose outcome is unknown (timeout after send): never blind-retry
@@ -16,9 +17,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot import i18n
+
 
 class BotError(Exception):
     """Base of every error this project raises on purpose."""
+
+
+class Busy(BotError):
+    """Another worker holds what this entry needs (a lease that expires): try again later.
+
+    Not a failure of the entry: the worker leaves it pending without counting it towards
+    giving up, since the holder either finishes or its lease runs out.
+    """
 
 
 class SpecError(BotError):
@@ -30,13 +41,15 @@ class SpecError(BotError):
         super().__init__(self.render("en"))
 
     def render(self, lang: str = "en") -> str:
-        from bot import i18n
-
         return i18n.t(self.code, lang, **self.params)
 
 
 class ImageError(SpecError):
     """An input image breaks the documented limits (format, aspect, sides, size)."""
+
+
+class MediaError(SpecError):
+    """A reference video or audio breaks the documented limits (format, codec, length, size, fps)."""
 
 
 class UpstreamError(BotError):
@@ -77,13 +90,15 @@ class ArkAmbiguousError(ArkError):
 
 class FeishuError(UpstreamError):
     def __init__(self, msg: str, *, code: int = -1, log_id: str | None = None,
-                 status: int | None = None, retryable: bool = False) -> None:
+                 status: int | None = None, retryable: bool = False,
+                 retry_after: float | None = None) -> None:
         super().__init__(f"Feishu error {code}: {msg}")
         self.msg = msg
         self.code = code
         self.log_id = log_id
         self.status = status
         self.retryable = retryable
+        self.retry_after = retry_after  # seconds Feishu asked to wait (x-ogw-ratelimit-reset), on a 429
 
 
 class DownloadError(BotError):

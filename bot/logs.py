@@ -12,6 +12,13 @@ once by the process entry point. Every configured secret value (and any
 Tracebacks are kept in both modes (text and ``LOG_JSON=true``), rendered as plain
 text without local variables: rich's pretty tracebacks print locals, and the
 locals of a crypto frame are the Encrypt Key.
+
+Every line carries the ids of the job it is about (``rid``, ``task_id``, ``chat_id``; never a
+user's id or text), from structlog's context variables: the engine opens a `log_scope` for each
+unit of work of a reused thread (a stream entry, a polling tick), a `job_context` around each job
+it handles inside one, and `bind_job`s ids as it learns them. Lines of plain `logging` calls, the
+clients' included, get them through the formatter (`merge_contextvars` for foreign records), in
+both modes, as long as they are logged in that thread.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -103,6 +111,48 @@ class RedactingFormatter(structlog.stdlib.ProcessorFormatter):
         return self.redactor.clean(super().format(record))
 
 
+JOB_KEYS = ("rid", "task_id", "chat_id")
+"""The ids a job's log lines carry (ids only: no user, no prompt)."""
+
+
+def bind_job(*, rid: str = "", task_id: str = "", chat_id: str = "") -> None:
+    """Add the ids that are known (non-empty) to this thread's log context."""
+    known = {k: v for k, v in (("rid", rid), ("task_id", task_id), ("chat_id", chat_id)) if v}
+    if known:
+        structlog.contextvars.bind_contextvars(**known)
+
+
+def rebind_job(*, rid: str = "", task_id: str = "", chat_id: str = "") -> None:
+    """From here on, another job's ids: those of the job before are dropped first."""
+    structlog.contextvars.unbind_contextvars(*JOB_KEYS)
+    bind_job(rid=rid, task_id=task_id, chat_id=chat_id)
+
+
+@contextmanager
+def job_context(*, rid: str = "", task_id: str = "", chat_id: str = "") -> Iterator[None]:
+    """Inside, log lines carry this job's ids and no other job's; the context before comes back after."""
+    saved = structlog.contextvars.get_contextvars()
+    structlog.contextvars.unbind_contextvars(*JOB_KEYS)
+    bind_job(rid=rid, task_id=task_id, chat_id=chat_id)
+    try:
+        yield
+    finally:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(**saved)
+
+
+@contextmanager
+def log_scope(**ids: str) -> Iterator[None]:
+    """One unit of work of a reused thread (a stream entry, a tick): nothing bound by the previous
+    one shows, and nothing bound inside outlives it."""
+    structlog.contextvars.clear_contextvars()
+    bind_job(**ids)
+    try:
+        yield
+    finally:
+        structlog.contextvars.clear_contextvars()
+
+
 def detach_lark_handlers(lark_logger: logging.Logger) -> None:
     """Remove the stdout handler lark-oapi attaches to its "Lark" logger at import.
 
@@ -134,6 +184,7 @@ def settings_secrets(settings: Settings) -> list[str]:
         settings.feishu_encrypt_key.get_secret_value(),
         settings.feishu_verification_token.get_secret_value(),
         settings.metrics_token.get_secret_value(),
+        settings.redis_sentinel_password.get_secret_value(),
     ]
     if settings.redis_url:
         try:
@@ -162,6 +213,7 @@ def build_handler(settings: Settings, stream: Any = None) -> logging.Handler:
             renderer,
         ],
         foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,  # the job's ids (`log_scope`, `job_context`)
             structlog.stdlib.add_log_level,
             structlog.stdlib.add_logger_name,
             structlog.processors.TimeStamper(fmt="iso", utc=True),

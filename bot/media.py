@@ -26,7 +26,7 @@ class VideoInfo:
 
 
 def probe(path: Path) -> VideoInfo:
-    import av
+    import av  # deferred: PyAV (FFmpeg) is heavy and only delivery and the demo need it
 
     with av.open(str(path)) as container:
         v = container.streams.video[0]
@@ -42,7 +42,7 @@ def probe(path: Path) -> VideoInfo:
 
 def cover_jpeg(path: Path, *, max_side: int = 1280) -> bytes:
     """The first decodable frame as a JPEG (scaled down so the upload stays small)."""
-    import av
+    import av  # deferred: PyAV (FFmpeg) is heavy and only delivery and the demo need it
 
     with av.open(str(path)) as container:
         for frame in container.decode(video=0):
@@ -56,7 +56,7 @@ def cover_jpeg(path: Path, *, max_side: int = 1280) -> bytes:
 
 def image_to_jpeg(data: bytes, *, max_side: int = 1920) -> bytes:
     """Normalise a cover (e.g. Ark's PNG last frame) to a JPEG under Feishu's 10 MB image limit."""
-    from PIL import Image
+    from PIL import Image  # deferred: only for covers
 
     with Image.open(io.BytesIO(data)) as img:
         img.thumbnail((max_side, max_side))
@@ -67,7 +67,7 @@ def image_to_jpeg(data: bytes, *, max_side: int = 1920) -> bytes:
 
 def shrink(src: Path, dest: Path, *, target_bytes: int) -> Path:
     """Re-encode `src` (H.264 + AAC) at a bitrate that fits `target_bytes`; scale down if needed."""
-    import av
+    import av  # deferred: PyAV (FFmpeg) is heavy and only delivery and the demo need it
 
     info = probe(src)
     seconds = max(info.duration, 0.5)

@@ -17,22 +17,36 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import handlers
 from bot.clients.ark import ArkClient
 from bot.clients.feishu import FeishuClient
-from bot.config import Settings
+from bot.config import MissingSettingError, Settings
 from bot.engine.engine import Engine
+from bot.engine.metrics import EngineCollector
 from bot.engine.poller import tick
 from bot.engine.scheduler import SchedulerRole, reconcile
 from bot.engine.worker import WorkerRole
-from bot.store.connection import Client, connect
+from bot.health import Liveness, health_wsgi_app
+from bot.metrics import exposition
+from bot.metrics import wsgi_app as metrics_wsgi
+from bot.store.connection import Client, connect, ping, probe_client
 from bot.store.embedded import EmbeddedRedis
+from bot.systemd import Notifier
 from bot.web.app import create_app
-from bot.web.server import InProcessServer
+from bot.web.metrics import WebMetrics
+from bot.web.server import HealthServer, InProcessServer, MetricsServer
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 log = logging.getLogger(__name__)
+
+CONNECT_HELP = (
+    "the long-connection role needs FEISHU_CONNECTION=websocket: with the default (webhook), Feishu POSTs "
+    "events to BOT_PUBLIC_URL/feishu/events and the web role takes them."
+)
 
 _ENGINES: dict[str, Engine] = {}
 """This process's engines by registration name (see the module docstring)."""
@@ -81,18 +95,20 @@ def build_engine(settings: Settings, r: Client, *, role: str = "serve") -> Engin
     return Engine(settings=settings, redis=r, ark=ark, feishu=feishu, node=node_name(settings, role))
 
 
-def worker_role(engine: Engine, *, threads: int = 4) -> WorkerRole:
+def worker_role(engine: Engine, *, threads: int = 4, liveness: Liveness | None = None) -> WorkerRole:
     """A worker wired to the chat features."""
-    return WorkerRole(engine, on_message=handlers.on_message, on_card=handlers.on_card, threads=threads)
+    return WorkerRole(engine, on_message=handlers.on_message, on_card=handlers.on_card, threads=threads,
+                      liveness=liveness)
 
 
-def scheduler_role(engine: Engine) -> SchedulerRole:
+def scheduler_role(engine: Engine, *, liveness: Liveness | None = None) -> SchedulerRole:
     name = f"{engine.node}:{id(engine)}"
     register(name, engine)
-    return SchedulerRole(engine, registered_as=name)
+    return SchedulerRole(engine, registered_as=name, liveness=liveness)
 
 
-def wait_for_signal(stop: threading.Event) -> None:
+def wait_for_signal(stop: threading.Event, every: Callable[[], None] | None = None) -> None:
+    """Block until SIGTERM/SIGINT; `every` runs each half second meanwhile (the watchdog ping)."""
     def handler(signum: int, _frame: Any) -> None:
         log.info("signal %d: draining", signum)
         stop.set()
@@ -100,16 +116,30 @@ def wait_for_signal(stop: threading.Event) -> None:
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     while not stop.is_set():
+        if every is not None:
+            every()
         stop.wait(0.5)
 
 
-def run_roles(settings: Settings, *, web: bool, worker: bool, scheduler: bool,
+def run_roles(settings: Settings, *, web: bool, worker: bool, scheduler: bool, connect: bool | None = None,
               worker_threads: int = 4, ready: Callable[[], None] | None = None) -> None:
-    """Run the chosen roles in this process until SIGTERM/SIGINT."""
+    """Run the chosen roles in this process until SIGTERM/SIGINT.
+
+    `connect`: keep Feishu's long connection (or stand by for it, `bot.web.longconn`); by default
+    whenever the web role runs here and FEISHU_CONNECTION=websocket (`serve`).
+    """
+    websocket = settings.feishu_connection == "websocket"
+    if connect is None:
+        connect = web and websocket
+    if connect and not websocket:
+        raise MissingSettingError(CONNECT_HELP)
     r, embedded = connect_redis(settings)
-    role = "serve" if (worker and scheduler) else "worker" if worker else "scheduler" if scheduler else "web"
+    role = ("serve" if (worker and scheduler) else "worker" if worker else "scheduler" if scheduler
+            else "web" if web else "connect")
+    engine: Engine | None = None
     try:
-        engine = build_engine(settings, r, role=role)
+        if worker or scheduler:  # the web and connect roles only hand events over: no Ark key needed
+            engine = build_engine(settings, r, role=role)
     except BaseException:
         if embedded is not None:  # don't leave the server we just started behind
             embedded.stop()
@@ -117,34 +147,98 @@ def run_roles(settings: Settings, *, web: bool, worker: bool, scheduler: bool,
     stop = threading.Event()
     parts: list[Any] = []
     server = None
+    health = None
+    metrics_server = None
+    liveness = Liveness()  # the loops of this process: /livez and systemd's watchdog
+    notifier = Notifier()  # no-op outside a systemd Type=notify unit
     try:
-        if scheduler:
-            s = scheduler_role(engine)
+        if scheduler and engine is not None:
+            s = scheduler_role(engine, liveness=liveness)
             s.start()
             parts.append(s)
-        if worker:
-            w = worker_role(engine, threads=worker_threads)
+        if worker and engine is not None:
+            w = worker_role(engine, threads=worker_threads, liveness=liveness)
             w.start()
             parts.append(w)
         if web:
-            server = _start_web(settings, r)
-        log.info("running roles: %s", ", ".join(n for n, on in
-                                                 (("web", web), ("worker", worker), ("scheduler", scheduler))
-                                                 if on))
+            server = _start_web(settings, r, liveness)
+        link_metrics = None
+        if connect:  # after the web role: its app's metrics count the connection's events too
+            link_metrics = None if server is not None else WebMetrics.create()
+            parts.append(_start_connection(settings, r, server, liveness, role, link_metrics))
+        # /metrics of a process without the web app (worker, scheduler, connect): on BOT_METRICS_PORT,
+        # else next to the probes on BOT_HEALTH_PORT. With the web app, the app's /metrics has it all;
+        # without it, a connect role's registry has the bot_feishu_* counters of its connection.
+        exported = None
+        if not web:
+            exported = link_metrics.registry if link_metrics is not None else exposition(None)
+            exported.register(EngineCollector(r, settings.redis_prefix))
+        if exported is not None and settings.metrics_port:
+            metrics_server = _start_metrics(settings, exported)
+        if settings.health_port:
+            health = _start_health(settings, r, liveness, None if settings.metrics_port else exported)
+        names = ", ".join(n for n, on in (("web", web), ("worker", worker), ("scheduler", scheduler),
+                                          ("connect", connect)) if on)
+        log.info("running roles: %s", names)
+        notifier.ready(f"running roles: {names}")
         if ready:
             ready()
-        wait_for_signal(stop)
+        wait_for_signal(stop, every=lambda: notifier.watchdog(liveness))
     finally:
+        notifier.stopping()
         if server is not None:
             server.close()
         for part in reversed(parts):
             part.stop()
+        if health is not None:  # last: probes keep answering while the roles drain
+            health.close()
+        if metrics_server is not None:
+            metrics_server.close()
         if embedded is not None:
             embedded.stop()
 
 
-def _start_web(settings: Settings, r: Client) -> InProcessServer:
+def _start_web(settings: Settings, r: Client, liveness: Liveness | None = None) -> InProcessServer:
     """The web role inside `serve`: waitress, a threaded production server in this process."""
-    server = InProcessServer(create_app(settings, redis=r), host="0.0.0.0", port=settings.bot_port)
+    server = InProcessServer(create_app(settings, redis=r, liveness=liveness), host="0.0.0.0", port=settings.bot_port)
     server.start()
+    return server
+
+
+def _start_connection(settings: Settings, r: Client, server: InProcessServer | None, liveness: Liveness,
+                      role: str, link_metrics: WebMetrics | None = None) -> Any:
+    """The Feishu long connection (FEISHU_CONNECTION=websocket): the lease holder connects, others stand by."""
+    # Deferred: lark-oapi's ws client (and its module-level event loop) loads only in websocket mode.
+    from bot.web.longconn import long_connection
+
+    metrics = server.app.extensions["seedance_bot"]["metrics"] if server is not None else link_metrics
+    link = long_connection(settings, r, node=node_name(settings, role), metrics=metrics, liveness=liveness)
+    link.start()
+    return link
+
+
+def _start_health(settings: Settings, r: Client, liveness: Liveness,
+                  metrics: CollectorRegistry | None = None) -> HealthServer:
+    """/livez and /readyz on BOT_HEALTH_PORT (bot/health.py): ready while Redis answers a short ping;
+    with `metrics`, /metrics too (behind BOT_METRICS_TOKEN)."""
+    probe = probe_client(r)
+
+    def ready() -> str | None:
+        return None if ping(probe) else "redis unreachable"
+
+    wsgi = health_wsgi_app(liveness, ready)
+    if metrics is not None:
+        wsgi = metrics_wsgi(metrics, settings.metrics_token.get_secret_value(), wsgi)
+    server = HealthServer(wsgi, port=settings.health_port)
+    server.start()
+    log.info("health: /livez and /readyz%s on port %d", " and /metrics" if metrics is not None else "", server.port)
+    return server
+
+
+def _start_metrics(settings: Settings, registry: CollectorRegistry) -> MetricsServer:
+    """/metrics on BOT_METRICS_PORT (behind BOT_METRICS_TOKEN) for a process without the web app."""
+    server = MetricsServer(port=settings.metrics_port,
+                           wsgi=metrics_wsgi(registry, settings.metrics_token.get_secret_value()))
+    server.start()
+    log.info("metrics: serving /metrics on port %d", server.port)
     return server

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot import catalogue
-from bot.catalogue import ALL_RATIOS, Mode, ModelInfo
+from bot.catalogue import ALL_RATIOS, REF_CLIP_SECONDS, REF_TOTAL_SECONDS, Mode, ModelInfo
 from bot.errors import SpecError
 
 ImageRole = Literal["first_frame", "last_frame", "reference_image"]
@@ -32,12 +32,28 @@ class ImageInput:
 
 
 @dataclass(frozen=True)
+class MediaInput:
+    """A reference video or audio (Seedance 2.0 series: `video_url` / `audio_url` contents).
+
+    `source` is an http(s) URL, an `asset://` ID, or a chat file (`feishu-file:<message_id>/<key>`)
+    that the worker downloads, checks and serves at a signed URL (`bot.engine.references`).
+    `seconds` is its length when known before anything is fetched (Feishu states it for chat
+    videos and voice messages): `resolve` checks it against the documented limits at once.
+    """
+
+    source: str
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
 class VideoSpec:
     """Everything one create call needs. `None` means "not given: use the default"."""
 
     prompt: str | None = None
     model: str | None = None
     images: tuple[ImageInput, ...] = ()
+    videos: tuple[MediaInput, ...] = ()  # reference videos (2.0 series)
+    audios: tuple[MediaInput, ...] = ()  # reference audios (2.0 series)
     draft_task_id: str | None = None
     ratio: str | None = None
     duration: int | None = None
@@ -59,13 +75,18 @@ class VideoSpec:
         if self.draft_task_id:
             return Mode.DRAFT_FINAL
         roles = [i.role for i in self.images]
-        if "reference_image" in roles:
+        if "reference_image" in roles or self.videos or self.audios:
             return Mode.REFERENCE
         if "last_frame" in roles:
             return Mode.FIRST_LAST
         if roles:
             return Mode.FIRST_FRAME
         return Mode.TEXT
+
+    @property
+    def media(self) -> tuple[MediaInput, ...]:
+        """The reference videos, then the reference audios."""
+        return (*self.videos, *self.audios)
 
     def replace(self, **changes: Any) -> VideoSpec:
         return dataclasses.replace(self, **changes)
@@ -115,7 +136,8 @@ def resolve(spec: VideoSpec, default_model: str = catalogue.MODELS[0].id) -> Vid
         model=found.model_id,
         resolution=spec.resolution or ("480p" if draft else "720p"),
         duration=spec.duration if spec.duration is not None else 5,
-        ratio=spec.ratio or ("adaptive" if is_i2v and mode is not Mode.REFERENCE else "16:9"),
+        # A reference video sets the shape, as a first frame does (ark-api.md §5.3 `adaptive`).
+        ratio=spec.ratio or ("adaptive" if (is_i2v and mode is not Mode.REFERENCE) or spec.videos else "16:9"),
         generate_audio=(
             spec.generate_audio if spec.generate_audio is not None else (info.audio if info else None)
         ),
@@ -151,17 +173,23 @@ def _check_shape(spec: VideoSpec, mode: Mode) -> None:
     """Rules that hold whatever the model."""
     roles = [i.role for i in spec.images]
     if mode is Mode.DRAFT_FINAL:
-        if spec.images:
+        if spec.images or spec.media:
             raise SpecError("draft_with_images")
         if spec.draft:
             raise SpecError("draft_of_draft")
         return
-    if not (spec.prompt and spec.prompt.strip()) and not spec.images:
+    if not (spec.prompt and spec.prompt.strip()) and not spec.images and not spec.videos:
         raise SpecError("empty_prompt")
     if spec.prompt and len(spec.prompt) > MAX_PROMPT_CHARS:
         raise SpecError("prompt_too_long", limit=MAX_PROMPT_CHARS, length=len(spec.prompt))
+    if spec.media and any(r != "reference_image" for r in roles):
+        raise SpecError("media_with_frames")
     if "reference_image" in roles and any(r != "reference_image" for r in roles):
         raise SpecError("mixed_image_roles")
+    if spec.audios and not (spec.images or spec.videos):
+        # Allowed on 2.0: text?+image, +video, +image+audio, +video+audio, …: never audio alone.
+        raise SpecError("audio_needs_visual")
+    check_media_lengths([m.seconds for m in spec.videos], [m.seconds for m in spec.audios])
     if mode in (Mode.FIRST_FRAME, Mode.FIRST_LAST):
         if roles.count("first_frame") > 1 or roles.count("last_frame") > 1 or len(roles) > 2:
             raise SpecError("too_many_frames", count=len(roles))
@@ -177,7 +205,16 @@ def _check_model(spec: VideoSpec, info: ModelInfo, mode: Mode) -> None:
         raise SpecError("mode_unsupported", model=m, mode=mode.value, allowed=allowed, models=capable)
     if mode is Mode.REFERENCE:
         n = len(spec.images)
-        if not 1 <= n <= info.max_reference_images:
+        if spec.media and not info.media_references:
+            capable = ", ".join(x.id for x in catalogue.MODELS if x.media_references and not x.retired)
+            raise SpecError("media_unsupported", model=m, models=capable)
+        if len(spec.videos) > info.max_reference_videos:
+            raise SpecError("too_many_ref_videos", model=m, count=len(spec.videos), max=info.max_reference_videos)
+        if len(spec.audios) > info.max_reference_audios:
+            raise SpecError("too_many_ref_audios", model=m, count=len(spec.audios), max=info.max_reference_audios)
+        # Images 1-9 alone; 0-9 next to a reference video or audio (ark-api.md §2.2).
+        least = 0 if spec.media else 1
+        if not least <= n <= info.max_reference_images:
             raise SpecError("too_many_refs", model=m, count=n, max=info.max_reference_images)
     if spec.resolution and spec.resolution not in info.resolutions:
         raise SpecError("bad_resolution", model=m, value=spec.resolution, allowed=", ".join(info.resolutions))
@@ -206,6 +243,24 @@ def _check_model(spec: VideoSpec, info: ModelInfo, mode: Mode) -> None:
         raise SpecError("no_camera_fixed", model=m)
 
 
+def check_media_lengths(videos: list[float | None], audios: list[float | None]) -> None:
+    """Each reference video and audio 2-15 s, each kind at most 15 s in total (ark-api.md §5.4).
+
+    Lengths are compared at 0.1 s (a clip a phone stamps 15.02 s is a 15 s clip); unknown
+    lengths (None) are skipped here and checked once the file is at hand.
+    """
+    lo, hi = REF_CLIP_SECONDS
+    for kind, lengths in (("video", videos), ("audio", audios)):
+        known = [round(x, 1) for x in lengths if x is not None]
+        for number, seconds in enumerate(lengths, 1):
+            if seconds is not None and not lo <= round(seconds, 1) <= hi:
+                raise SpecError(f"ref_{kind}_length", number=number, seconds=f"{seconds:.1f}",
+                                lo=f"{lo:g}", hi=f"{hi:g}")
+        if len(known) > 1 and round(sum(known), 1) > REF_TOTAL_SECONDS:
+            raise SpecError(f"ref_{kind}s_total", count=len(known), seconds=f"{sum(known):.1f}",
+                            limit=f"{REF_TOTAL_SECONDS:g}")
+
+
 def _check_common(spec: VideoSpec) -> None:
     if spec.ratio is not None and spec.ratio not in ALL_RATIOS:
         raise SpecError("bad_ratio", value=spec.ratio, allowed=", ".join(ALL_RATIOS))
@@ -222,9 +277,10 @@ def _check_common(spec: VideoSpec) -> None:
 def build_create_body(spec: VideoSpec, image_urls: dict[str, str] | None = None) -> dict[str, Any]:
     """The JSON body of `POST /contents/generations/tasks` for a resolved spec.
 
-    `image_urls` maps an `ImageInput.source` to the URL to send (a data URL for a
-    local file); sources missing from it are sent as they are. Absent (None)
-    fields are left out rather than sent as null.
+    `image_urls` maps an `ImageInput.source` or `MediaInput.source` to the URL to send (a data
+    URL for a local image, a signed URL for a chat video); sources missing from it are sent as
+    they are. Content order: text, images, videos, audios (the prompt's "video 1", "audio 1" count
+    within their kind). Absent (None) fields are left out rather than sent as null.
     """
     urls = image_urls or {}
     content: list[dict[str, Any]] = []
@@ -237,6 +293,12 @@ def build_create_body(spec: VideoSpec, image_urls: dict[str, str] | None = None)
             content.append(
                 {"type": "image_url", "image_url": {"url": urls.get(img.source, img.source)}, "role": img.role}
             )
+        for video in spec.videos:
+            content.append({"type": "video_url", "video_url": {"url": urls.get(video.source, video.source)},
+                            "role": "reference_video"})
+        for audio in spec.audios:
+            content.append({"type": "audio_url", "audio_url": {"url": urls.get(audio.source, audio.source)},
+                            "role": "reference_audio"})
     body: dict[str, Any] = {"model": spec.model, "content": content}
     optional = {
         "ratio": spec.ratio, "duration": spec.duration, "resolution": spec.resolution, "seed": spec.seed,
@@ -254,11 +316,18 @@ def spec_to_json(spec: VideoSpec) -> str:
     data = dataclasses.asdict(spec)
     data.pop("warnings", None)
     data["images"] = [[i.source, i.role] for i in spec.images]
+    for kind in ("videos", "audios"):
+        if getattr(spec, kind):
+            data[kind] = [[m.source, m.seconds] for m in getattr(spec, kind)]
+        else:
+            data.pop(kind, None)  # a spec without them stores what it stored before they existed
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def spec_from_json(text: str) -> VideoSpec:
     data = json.loads(text or "{}")
     images = tuple(ImageInput(source=s, role=r) for s, r in data.pop("images", []) or [])
-    known = {f.name for f in dataclasses.fields(VideoSpec)} - {"warnings", "images"}
-    return VideoSpec(images=images, **{k: v for k, v in data.items() if k in known})
+    videos = tuple(MediaInput(source=s, seconds=n) for s, n in data.pop("videos", []) or [])
+    audios = tuple(MediaInput(source=s, seconds=n) for s, n in data.pop("audios", []) or [])
+    known = {f.name for f in dataclasses.fields(VideoSpec)} - {"warnings", "images", "videos", "audios"}
+    return VideoSpec(images=images, videos=videos, audios=audios, **{k: v for k, v in data.items() if k in known})

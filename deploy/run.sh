@@ -2,7 +2,8 @@
 # Set up a virtualenv and run the bot: the README's first command.
 #
 #   bash deploy/run.sh            # configured (ARK_API_KEY + FEISHU_APP_ID in the env or .env) → `seedance-bot serve`
-#                                 # not configured → `seedance-bot demo` (simulated Feishu + Ark, no network)
+#                                 # not configured → `seedance-bot demo` (simulated Feishu + Ark, no network),
+#                                 #   which prints the chat playground's URL: chat with the bot in a browser
 #   bash deploy/run.sh --once     # the demo's conversation once, then exit (0 = every step made a video)
 #   bash deploy/run.sh --demo     # the demo even when credentials are configured
 #
@@ -45,15 +46,18 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 
-# Install (again) only when pyproject.toml changed since the last install with these extras.
+# Install (again) only when pyproject.toml or the lock changed since the last install with these extras.
 # The bot needs [embedded]; the demo also needs [sim], the simulators (installed below, for the demo only).
-want="$(sha256sum < pyproject.toml | cut -d' ' -f1)"
-install() {  # install EXTRAS: pip install -e '.[EXTRAS]' unless done for this pyproject.toml
+# The dependencies come pinned and hash-checked from requirements.lock (the versions CI tested);
+# pip then adds the project and what an extra adds beyond the lock ([sim]: pycryptodome).
+want="$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)"
+install() {  # install EXTRAS: the lock, then pip install -e '.[EXTRAS]', unless done for these files
   local stamp=".venv/.seedance-installed-$1"
   if [ ! -x .venv/bin/seedance-bot ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    say "installing the bot into .venv (pip install -e '.[$1]')…"
+    say "installing the bot into .venv (requirements.lock, then pip install -e '.[$1]')…"
     .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-    if ! .venv/bin/python -m pip install -q -e ".[$1]" > .venv/pip-install.log 2>&1; then
+    if ! { .venv/bin/python -m pip install -q --require-hashes -r requirements.lock \
+           && .venv/bin/python -m pip install -q -e ".[$1]"; } > .venv/pip-install.log 2>&1; then
       cat .venv/pip-install.log >&2; say "pip install failed (log above, also in .venv/pip-install.log)"; exit 1
     fi
     echo "$want" > "$stamp"

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.engine.engine import Engine
+from bot.logs import bind_job
 from bot.parsing import APPROVE_RESOLUTIONS, Command, Ignore, Reply, parse_command, render_reply
 from bot.parsing.events import parse_card_action, parse_message_event
 from bot.parsing.registry import commands
@@ -57,6 +58,7 @@ def on_message(engine: Engine, payload: dict[str, Any]) -> None:
     msg = parse_message_event(payload, bot_open_id=bot_id)
     if msg is None or msg.from_bot:
         return
+    bind_job(chat_id=msg.chat_id)
     prefs = settings.effective(engine, msg.chat_id, msg.sender_open_id)
     lang = settings.language(engine, prefs, msg.text)
     result = parse_command(msg, bot_open_id=bot_id, lang=lang, user_defaults=prefs,
@@ -105,6 +107,7 @@ def on_card(engine: Engine, payload: dict[str, Any]) -> None:
     if job is None:
         log.info("card action %s for unknown job %s", name, rid)
         return
+    bind_job(rid=job.rid, task_id=job.task_id, chat_id=job.chat_id)
     operator = action.operator_open_id
     if not engine.access.may_use_button(operator, action.open_chat_id, job):
         log.warning("card action %s on %s refused (another chat, or not the presser's job)", name, rid)

@@ -89,6 +89,7 @@ def extend(ctx: ChatContext, job: Job, prompt: str | None, changes: dict[str, ob
     spec = base.replace(
         prompt=prompt or original_prompt, model=model, draft_task_id=None, draft=None,
         images=(ImageInput(job.last_frame_url, "first_frame"),), ratio="adaptive", seed=None,
+        videos=(), audios=(),  # a continuation starts from the last frame; references don't carry over
         **{k: v for k, v in (changes or {}).items() if k in ("duration", "resolution", "generate_audio")},
     )
     if ctx.may_act_on(job):

@@ -15,11 +15,12 @@ import logging
 import time
 from typing import Any
 
-from bot import catalogue
+from bot import catalogue, metrics
 from bot.engine.live_card import refresh_card
-from bot.errors import FeishuError, SpecError
+from bot.errors import Busy, FeishuError, SpecError
+from bot.logs import bind_job, rebind_job
 from bot.parsing import VideoCommand, with_images
-from bot.parsing.events import content_image_keys
+from bot.parsing.events import content_attachments, content_image_keys
 from bot.parsing.registry import commands
 from bot.spec import VideoSpec, resolve, spec_to_json
 from bot.store.jobs import Job, JobState, Pool, message_rid
@@ -38,13 +39,14 @@ def derived_rid(action: str, parent_rid: str) -> str:
 
 @commands.handler("video", "draft")
 def on_video(ctx: ChatContext, cmd: VideoCommand) -> None:
-    """/video or /draft, with images of this message or, for a reply, of the parent message."""
+    """/video or /draft, with images of this message or, for a reply, of the parent message
+    (with --ref also the parent's videos and voice messages)."""
     rid = message_rid(cmd.message_id)
     if ctx.engine.records.get(rid) is not None:
         submit(ctx, rid=rid, kind="draft" if cmd.draft else "video", spec=cmd.spec)
         return
     spec = cmd.spec
-    if cmd.use_parent_image and cmd.parent_id:
+    if (cmd.use_parent_image or cmd.use_parent_media) and cmd.parent_id:
         try:
             parent = ctx.engine.feishu.get_message(cmd.parent_id)
         except FeishuError as exc:
@@ -57,9 +59,13 @@ def on_video(ctx: ChatContext, cmd: VideoCommand) -> None:
             log.warning("request %s replies to a message of another chat; its images are not used", rid)
             ctx.reply_code("parent_unreadable", purpose="parent")
             return
-        keys = content_image_keys(parent.msg_type, parent.content)
+        if cmd.use_parent_image:
+            keys, keys_of = content_image_keys(parent.msg_type, parent.content), cmd.parent_id
+        else:
+            keys, keys_of = list(cmd.image_keys), cmd.message_id
+        media = content_attachments(parent.msg_type, parent.content) if cmd.use_parent_media else []
         try:
-            spec = with_images(cmd, keys, message_id=cmd.parent_id)
+            spec = with_images(cmd, keys, message_id=keys_of, parent_attachments=media)
         except SpecError as exc:
             ctx.reply_text(exc.render(ctx.lang), purpose="invalid")
             return
@@ -70,7 +76,7 @@ SUBMIT_LEASE = 20.0  # far longer than a submission takes (a record, a card, a r
 SUBMIT_WAIT = 5.0
 
 
-class SubmitBusy(RuntimeError):
+class SubmitBusy(Busy):
     """Another worker holds the submission of this rid; the inbox entry is retried later."""
 
 
@@ -117,8 +123,10 @@ def pool_for(ctx: ChatContext, spec: VideoSpec) -> Pool:
 def _submit(ctx: ChatContext, *, rid: str, kind: str, spec: VideoSpec, parent_rid: str,
             extra: dict[str, Any] | None, seconds: int) -> Job | None:
     engine = ctx.engine
+    rebind_job(rid=rid, chat_id=ctx.chat_id)  # this request's log lines (a button's job's before)
     existing = engine.records.get(rid)
     if existing is not None:
+        bind_job(task_id=existing.task_id)
         # A redelivery: finish whatever the first attempt did not (enqueue, card).
         if existing.job_state.terminal and not existing.card_id:
             return existing
@@ -131,7 +139,13 @@ def _submit(ctx: ChatContext, *, rid: str, kind: str, spec: VideoSpec, parent_ri
     except SpecError as exc:
         ctx.reply_text(exc.render(ctx.lang), purpose=f"invalid-{rid}")
         return None
+    if spec.media and not engine.settings.bot_public_url:
+        # Ark fetches reference videos/audios by URL (no data: URLs for video): without a public
+        # address there is nothing to give it. Say so now; nothing is created or reserved.
+        ctx.reply_code("media_needs_public_url", purpose=f"public-url-{rid}")
+        return None
     if engine.redis_nearly_full():
+        metrics.process().quota_refusals.labels(Acceptance.FULL).inc()
         ctx.reply_code("busy_full", purpose=f"full-{rid}")
         return None
     job = Job(
@@ -164,6 +178,7 @@ def _submit(ctx: ChatContext, *, rid: str, kind: str, spec: VideoSpec, parent_ri
 
 def refuse(ctx: ChatContext, outcome: Acceptance, *, need: int, purpose: str) -> None:
     """Say which limit refused the request, what was used, and when it resets."""
+    metrics.process().quota_refusals.labels(outcome).inc()
     engine = ctx.engine
     s = engine.settings
     now = engine.clock()

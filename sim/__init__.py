@@ -9,6 +9,8 @@ level (only `seedance-bot sim` and `seedance-bot demo`, when they run).
 * `sim.ark`: the BytePlus ModelArk video-task API (`ArkSimulator`); `ark_*` its parts.
 * `sim.feishu`: the Feishu/Lark Open API and the users who chat with the bot (`FeishuSimulator`);
   `feishu_*` its parts.
+* `sim.playground`: the chat playground, a Feishu-like chat in the browser on the Feishu simulator
+  (`/playground`).
 * `sim.media`: real playable mp4s and images for both.
 * `sim.cli`: `seedance-bot sim ark|feishu`.
 * `sim.stack`: `LocalStack`, both simulators + Redis + the bot's roles as processes: what the demo,

@@ -42,7 +42,8 @@ prompt, the resolved `params`, `api_key_id` (a hash, never the key), the
 create's request ids and `lost`/`lost_mode`; `/__sim__/requests` logs every
 API request with its status (`null` when the connection was dropped) and
 `fault`; GET/POST `/__sim__/config` reads/changes the settings (and shows
-the fault counters under `faults`).
+the fault counters under `faults`); POST `/__sim__/reset` starts it from scratch
+(no tasks, requests or faults; the settings it was started with).
 """
 
 from __future__ import annotations
@@ -242,6 +243,7 @@ class ArkSimulator:
         self.cache_dir = cache_dir
         self._lock = threading.RLock()
         self.clock = ServiceClock(speed)
+        self._rng_seed = rng_seed
         self._rng = random.Random(rng_seed)
         # Request-level dice (errors, delays) use their own stream so they do not shift task outcomes.
         self._dice = random.Random(None if rng_seed is None else rng_seed + 7919)
@@ -257,6 +259,7 @@ class ArkSimulator:
         self._stop = threading.Event()
         self._origin = "http://127.0.0.1:0"
         self.app = self._build_app()
+        self._initial = {k: v for k, v in self.config().items() if k in _TUNABLE}  # what reset() goes back to
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -379,6 +382,22 @@ class ArkSimulator:
         """Drop pending one-shots and reset the counters (rates are settings: use configure)."""
         with self._lock:
             self.faults.clear()
+
+    def reset(self) -> None:
+        """Start from scratch, as a new simulator would (a test suite reusing one between tests):
+        forget every task, request, callback and one-shot fault, re-seed the dice and go back to
+        the settings it was started with. The service clock runs on."""
+        with self._lock:
+            self.store.tasks.clear()
+            self.store.active.clear()
+            self.store.create_times.clear()
+            self._requests.clear()
+            self._rpm_window.clear()
+            self.faults.clear()
+            self._rng.seed(self._rng_seed)
+            self._dice.seed(None if self._rng_seed is None else self._rng_seed + 7919)
+        self._callbacks.clear()
+        self.configure(**self._initial)
 
     def requests_log(self) -> list[dict[str, Any]]:
         """API and media requests served: method, path, status, time (real), service_time, ids."""
@@ -836,6 +855,12 @@ class ArkSimulator:
         app.add_url_rule("/__sim__/callbacks", "sim_callbacks", sim_callbacks, methods=["GET"])
         app.add_url_rule("/__sim__/advance", "sim_advance", sim_advance, methods=["POST"])
         app.add_url_rule("/__sim__/config", "sim_config", sim_config, methods=["GET", "POST"])
+
+        def sim_reset() -> Response:
+            self.reset()
+            return _json({"ok": True})
+
+        app.add_url_rule("/__sim__/reset", "sim_reset", sim_reset, methods=["POST"])
 
         def sim_faults() -> Response:
             if request.method == "DELETE":

@@ -49,6 +49,13 @@ class CallbackDispatcher:
         with self._lock:
             return [dict(x) for x in self._log]
 
+    def clear(self) -> None:
+        """Forget the log and the callbacks not sent yet (the simulator's reset)."""
+        with self._lock:
+            self._log.clear()
+            for q in self._queues.values():
+                q.clear()
+
     def stop(self) -> None:
         self._stopped.set()
 

@@ -194,6 +194,8 @@ class Task:
             "client_request_id": self.client_request_id,
             "lost": self.lost is not None, "lost_mode": self.lost,
             "billed_tokens": self.tokens if self.status == "succeeded" else 0,
+            # The reference videos/audios fetched at create, as the service fetches them.
+            "media": [dict(m) for m in p.media],
         }
 
     def params(self) -> dict[str, Any]:

@@ -19,7 +19,20 @@ from typing import Any, cast
 import requests
 from PIL import Image
 
-from bot.catalogue import ALL_RATIOS, Mode, ModelInfo, nearest_ratio
+from bot.catalogue import (
+    ALL_RATIOS,
+    REF_AUDIO_MAX_BYTES,
+    REF_CLIP_SECONDS,
+    REF_TOTAL_SECONDS,
+    REF_VIDEO_ASPECT,
+    REF_VIDEO_FPS,
+    REF_VIDEO_MAX_BYTES,
+    REF_VIDEO_PIXELS,
+    REF_VIDEO_SIDES,
+    Mode,
+    ModelInfo,
+    nearest_ratio,
+)
 from sim.ark_errors import ApiError, invalid, missing, not_found
 
 EXPIRES_RANGE = (3600, 259200)
@@ -79,6 +92,8 @@ class CreatePlan:
     images: list[ImageRef] = field(default_factory=list)
     videos: int = 0
     audios: int = 0
+    # What was fetched for each video_url/audio_url content (index, kind, url, bytes, seconds, …).
+    media: list[dict[str, Any]] = field(default_factory=list)
     resolution: str = "720p"
     ratio: str = "16:9"  # resolved: never "adaptive"
     duration: int | None = 5
@@ -280,22 +295,45 @@ class CreateValidator:
             plan.audios = len(groups["audio_url"])
             for kind in ("video_url", "audio_url"):
                 for i, item in groups[kind]:
-                    self._check_media_url(i, kind, item)
+                    found = self._check_media_url(i, kind, item)
+                    if found is not None:
+                        plan.media.append(found)
+            for kind in ("video_url", "audio_url"):
+                total = sum(m["seconds"] for m in plan.media if m["kind"] == kind)
+                if round(total, 1) > REF_TOTAL_SECONDS:
+                    raise invalid("content", f"the total duration of the {kind} contents is {total:.1f}s; "
+                                             f"it must be at most {REF_TOTAL_SECONDS:g}s")
         for i, item in images:
             role = item.get("role") or "first_frame"
             plan.images.append(self._check_image(i, item, role))
         return groups
 
-    def _check_media_url(self, index: int, kind: str, item: dict[str, Any]) -> None:
+    def _check_media_url(self, index: int, kind: str, item: dict[str, Any]) -> dict[str, Any] | None:
+        """Fetch a reference video/audio like the service does and check it (ark-api.md §5.4)."""
         url = (item.get(kind) or {}).get("url") if isinstance(item.get(kind), dict) else None
         if not isinstance(url, str) or not url:
             raise invalid("content", f"content[{index}].{kind}.url is required")
-        if url.startswith("asset://") or (kind == "audio_url" and url.startswith("data:audio/")):
-            return
-        if url.startswith(("http://", "https://")):
-            self._fetch(index, kind, url)
-            return
-        raise invalid("content", f"content[{index}].{kind}.url must be a public URL or asset:// ID")
+        if url.startswith("asset://"):
+            return None
+        limit = REF_VIDEO_MAX_BYTES if kind == "video_url" else REF_AUDIO_MAX_BYTES
+        if kind == "audio_url" and url.startswith("data:audio/"):
+            m = re.match(r"data:audio/([A-Za-z0-9.+-]+);base64,", url)
+            try:
+                data = base64.b64decode(url[m.end():], validate=True) if m else b""
+            except (binascii.Error, ValueError):
+                data = b""
+            if not data:
+                raise invalid("content",
+                              f"content[{index}].audio_url.url is not a valid data:audio/<format>;base64 URL")
+        elif url.startswith(("http://", "https://")):
+            data = self._fetch(index, kind, url, limit=limit)
+        else:
+            raise invalid("content", f"content[{index}].{kind}.url must be a public URL or asset:// ID")
+        if len(data) > limit:
+            raise invalid("content", f"{kind} content[{index}] must be at most {limit // 1_000_000} MB")
+        found = _probe_media(index, kind, data)
+        found.update({"index": index, "kind": kind, "url": url, "bytes": len(data)})
+        return found
 
     def _check_image(self, index: int, item: dict[str, Any], role: str) -> ImageRef:
         holder = item.get("image_url")
@@ -331,7 +369,7 @@ class CreateValidator:
             return ref
         raise invalid("content", f"content[{index}].image_url.url must be http(s), data: or asset://")
 
-    def _fetch(self, index: int, kind: str, url: str) -> bytes:
+    def _fetch(self, index: int, kind: str, url: str, *, limit: int = MAX_IMAGE_BYTES) -> bytes:
         """Download a referenced resource like the service would; failures are the caller's 400."""
         try:
             with requests.Session() as s:
@@ -340,7 +378,7 @@ class CreateValidator:
                 if r.status_code >= 400:
                     where = f"content[{index}].{kind}.url"
                     raise invalid("content", f"failed to fetch resource {where}: HTTP {r.status_code}")
-                data = r.raw.read(MAX_IMAGE_BYTES + 1, decode_content=True)
+                data = r.raw.read(limit + 1, decode_content=True)
                 r.close()
                 return bytes(data)
         except requests.Timeout:
@@ -577,3 +615,52 @@ class CreateValidator:
         m = _MARK_MINBYTES.search(text)
         if m:
             plan.min_bytes = int(m.group(1))
+
+
+def _probe_media(index: int, kind: str, data: bytes) -> dict[str, Any]:
+    """Read a fetched reference video/audio with PyAV and check it against ark-api.md §5.4."""
+    import av  # deferred: PyAV (FFmpeg) is heavy and only creates with video/audio references need it
+
+    where = f"{kind.split('_')[0]} content[{index}]"
+    try:
+        container = av.open(io.BytesIO(data))
+    except Exception:
+        raise invalid("content", f"{where} cannot be decoded") from None
+    with container:
+        names = set((container.format.name or "").split(","))
+        if kind == "video_url":
+            if not container.streams.video or not names & {"mp4", "mov"}:
+                raise invalid("content", f"{where} must be an mp4 or mov video")
+            stream = container.streams.video[0]
+            codec = stream.codec_context.name
+            if codec not in ("h264", "hevc"):
+                raise invalid("content", f"{where} must be H.264 or H.265 encoded, not {codec}")
+            width, height = int(stream.codec_context.width), int(stream.codec_context.height)
+            rate = stream.average_rate or stream.guessed_rate
+            fps = float(rate) if rate else 0.0
+        else:
+            if not container.streams.audio or not names & {"wav", "mp3"}:
+                raise invalid("content", f"{where} must be a wav or mp3 audio")
+            stream = container.streams.audio[0]
+            width = height = 0
+            fps = 0.0
+        if stream.duration is not None and stream.time_base is not None:
+            seconds = float(stream.duration * stream.time_base)
+        else:
+            seconds = (container.duration or 0) / 1_000_000
+    lo, hi = REF_CLIP_SECONDS
+    if not lo <= round(seconds, 1) <= hi:
+        raise invalid("content", f"{where} lasts {seconds:.1f}s; it must be {lo:g}-{hi:g}s")
+    if kind == "video_url":
+        s_lo, s_hi = REF_VIDEO_SIDES
+        p_lo, p_hi = REF_VIDEO_PIXELS
+        a_lo, a_hi = REF_VIDEO_ASPECT
+        f_lo, f_hi = REF_VIDEO_FPS
+        if not (s_lo <= width <= s_hi and s_lo <= height <= s_hi and p_lo <= width * height <= p_hi):
+            raise invalid("content", f"{where} is {width}x{height}; sides must be in [{s_lo}, {s_hi}] and "
+                                     f"pixels in [{p_lo}, {p_hi}]")
+        if not a_lo <= width / height <= a_hi:
+            raise invalid("content", f"{where} aspect ratio {width / height:.3f} must be in [{a_lo}, {a_hi}]")
+        if not f_lo <= round(fps) <= f_hi:
+            raise invalid("content", f"{where} has {fps:.2f} fps; it must be {f_lo}-{f_hi}")
+    return {"seconds": seconds, "width": width, "height": height, "fps": fps}

@@ -20,6 +20,7 @@ from sim.ark_faults import LOST_CREATE_MODES
 from sim.ark_state import QUEUED_FIELDS
 from sim.feishu import FeishuSimulator
 from sim.feishu_faults import parse_cli_fault
+from sim.feishu_ws import DELIVERY_MODES
 
 app = typer.Typer(
     name="seedance-bot sim",
@@ -151,15 +152,27 @@ def feishu(
     ratelimit_reset: Annotated[
         float, typer.Option(help="x-ogw-ratelimit-reset seconds on injected 429s.")
     ] = 1.0,
+    delivery: Annotated[
+        str, typer.Option(help="How events and card clicks reach the bot: auto (over the long connection while "
+                               "a lark-oapi ws client is connected, else the webhook), websocket or webhook.")
+    ] = "auto",
+    without_scope: Annotated[
+        list[str] | None,
+        typer.Option(help="A scope the app lacks (repeatable), e.g. im:resource: listed as not added by "
+                          "GET /open-apis/application/v6/scopes, and the calls that need it get 99991672."),
+    ] = None,
     verbose: Annotated[bool, typer.Option(help="Log every HTTP request.")] = False,
 ) -> None:
     """Run the Feishu/Lark simulator in the foreground until Ctrl-C / SIGTERM.
 
     Run-time control (not part of Feishu): POST /__sim__/send, /__sim__/click, GET /__sim__/messages,
     /__sim__/requests, GET/POST /__sim__/config, GET/POST/DELETE /__sim__/faults, e.g.
-    {"op": "reply", "status": 500, "count": 1, "when": "after"}.
+    {"op": "reply", "status": 500, "count": 1, "when": "after"}. Long connection (lark-oapi's
+    `lark.ws.Client`, FEISHU_CONNECTION=websocket): POST /callback/ws/endpoint, GET/POST /__sim__/longconn.
     """
     schedule = tuple(float(x) for x in retry_schedule.split(",") if x.strip())
+    if delivery not in DELIVERY_MODES:
+        raise typer.BadParameter(f"must be one of {', '.join(DELIVERY_MODES)}", param_hint="--delivery")
     try:
         faults = [parse_cli_fault(x) for x in fault or []]
     except ValueError as exc:
@@ -179,7 +192,9 @@ def feishu(
         faults=faults,
         app_qps=app_qps,
         ratelimit_reset=ratelimit_reset,
+        delivery=delivery,
     )
+    sim.scopes.configure(revoke=without_scope or ())
     origin = sim.start(host, port, quiet=not verbose)
     done = threading.Event()
 
@@ -193,6 +208,7 @@ def feishu(
         err=False,
     )
     typer.echo(f'users\' side: POST {origin}/__sim__/send {{"text": "/video a kitten yawning"}}')
+    typer.echo(f"chat playground (the users' side in a browser): {origin}/playground")
     while not done.wait(0.5):
         pass
     sim.stop()

@@ -10,7 +10,9 @@ then plays a short conversation through the Feishu simulator, as a user would:
 `/video a kitten yawning` in a group, a photo with a caption, `/draft a flower blooming` and a
 press on the draft card's *Approve 720p* button. It prints what happened (the bot's replies,
 the Ark tasks, the videos saved to `./demo-output/` with their pixel size and length) and then,
-without `--once`, keeps everything running and shows how to talk to the bot with curl.
+without `--once`, keeps everything running: the chat playground (`sim.playground`, its URL printed
+at start-up and again after the conversation) lets a person chat with the bot in a browser, and
+curl works too.
 
 `bot.cli.demo` is the command (its options); `run()` here does the work.
 Exit status with `--once`: 0 when every step ended in a playable video, 1 otherwise.
@@ -19,9 +21,7 @@ Exit status with `--once`: 0 when every step ended in a playable video, 1 otherw
 from __future__ import annotations
 
 import contextlib
-import io
 import json
-import math
 import os
 import re
 import secrets
@@ -36,19 +36,19 @@ from types import FrameType
 from typing import Any
 
 import typer
-from PIL import Image, ImageDraw
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from bot.config import load_settings
 from bot.media import probe
+from sim.playground import ALICE, GROUP_CHAT_ID, PATH, PEOPLE
+from sim.playground.samples import sunset
 from sim.stack import ARK_KEY, BOT_NAME, LocalStack, StackError, free_port
 
 JSON = dict[str, Any]
 
-CHAT_ID = "oc_demo_group"
-ALICE: dict[str, str] = {"open_id": "ou_demo_alice", "name": "Alice"}
+CHAT_ID = GROUP_CHAT_ID  # the playground's group: the conversation shows there
 DEFAULT_BOT_PORT = 8000
 
 
@@ -74,20 +74,7 @@ def _port_free(port: int, host: str = "0.0.0.0") -> bool:
 
 def _demo_photo(width: int = 1280, height: int = 720) -> bytes:
     """A JPEG 'photo' to send with a caption: a sunset over hills (drawn, no files needed)."""
-    img = Image.new("RGB", (width, height))
-    draw = ImageDraw.Draw(img)
-    for y in range(height):
-        t = y / height
-        draw.line([(0, y), (width, y)], fill=(int(250 - 120 * t), int(150 - 90 * t), int(90 + 60 * t)))
-    r = height // 7
-    cx, cy = width * 2 // 3, height // 2
-    draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=(255, 214, 120))
-    hills = [(x, int(height * 0.68 + 40 * math.sin(x / 130) + 25 * math.sin(x / 47)))
-             for x in range(0, width + 1, 8)]
-    draw.polygon([(0, height), *hills, (width, height)], fill=(48, 70, 60))
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=88)
-    return buf.getvalue()
+    return sunset(width, height)
 
 
 def _card_title(content: Any) -> str:
@@ -374,11 +361,21 @@ def results_table(steps: list[Step], output: Path) -> Table:
     return table
 
 
+def playground_url(demo: Demo) -> str:
+    """The chat playground: a Feishu-like chat in the browser, served by the Feishu simulator."""
+    return f"{demo.stack.feishu_url}{PATH}"
+
+
 def how_to_talk(demo: Demo) -> str:
     fs = demo.stack.feishu_url
     j = "-H 'Content-Type: application/json'"
+    names = ", ".join(p["name"] for p in PEOPLE[:-1]) + f" or {PEOPLE[-1]['name']}"
     return "\n".join([
-        "The bot is running. Talk to it through the Feishu simulator (you are 'Sim User' in a group):",
+        f"Open the chat playground: {playground_url(demo)}",
+        f"  a Feishu-like chat in your browser: be {names}, in the group or a private chat with the bot;",
+        "  send /video …, a photo with a caption, /draft … and press the card buttons.",
+        "",
+        "Or talk to it through the Feishu simulator with curl (you are 'Sim User' in a group):",
         "",
         "  # text to video (flags work as in the chat: --ratio 9:16 --duration 8 --resolution 1080p …)",
         f"  curl -s {fs}/__sim__/send {j} -d '{{\"text\": \"/video a red panda surfing --ratio 9:16\"}}'",
@@ -488,6 +485,12 @@ def run(*, once: bool, port: int | None, speed: float, output: Path, data_dir: P
             f"[green]Running[/] in {time.monotonic() - t0:.1f} s — bot {d.bot_url} · Feishu simulator "
             f"{stack.feishu_url} · Ark simulator {stack.ark_url} "
             f"(×{speed:g}) · Redis {stack.redis.dir if stack.redis else stack.redis_url}")
+        if once:
+            console.print("[dim]Without --once the demo keeps running: chat with the bot in your browser "
+                          "(the chat playground).[/]")
+        else:
+            console.print(f"[bold]Open the chat playground:[/] [bold cyan]{playground_url(d)}[/] "
+                          "— watch this conversation live, then chat with the bot yourself.")
         steps = play_conversation(d, timeout, console)
         console.print(results_table(steps, d.output))
         ok = all(s.ok for s in steps)
@@ -518,4 +521,4 @@ def run(*, once: bool, port: int | None, speed: float, output: Path, data_dir: P
         raise typer.Exit(1)
 
 
-__all__ = ["Demo", "DemoError", "Step", "play_conversation", "run"]
+__all__ = ["ALICE", "CHAT_ID", "Demo", "DemoError", "Step", "play_conversation", "playground_url", "run"]

@@ -25,6 +25,7 @@ from sim.feishu_faults import ANY, Fault, make_fault
 from sim.feishu_openapi import UPLOAD_TOO_LARGE, ApiError, parse_multipart
 from sim.feishu_store import SimUsageError
 from sim.feishu_users import FeishuUsers
+from sim.playground import playground_blueprint
 
 JSON = dict[str, Any]
 View = Callable[..., Any]
@@ -38,6 +39,7 @@ SEND_KEYS = frozenset(
         "mention_bot",
         "mentions",
         "images",
+        "files",
         "parent_id",
         "thread_id",
         "message_type",
@@ -294,6 +296,34 @@ def build_app(sim: FeishuUsers) -> Flask:
     def sim_files() -> Any:
         return jsonify({"files": sim.files()})
 
+    @app.post("/__sim__/files")
+    def sim_upload_file() -> Any:
+        """A video, voice message or file a user is about to send: `data_b64`, else one made here
+        (`kind` video: an mp4 of `seconds`, `width`×`height`, `fps`; audio: Opus/MP3/WAV `format`)."""
+        # Deferred: PyAV (FFmpeg) is heavy and only made-up videos and voice messages need it.
+        from sim.media import user_audio_bytes, user_video_bytes
+
+        b = body()
+        kind = str(b.get("kind") or "file")
+        fmt = str(b.get("format", "opus"))
+        if b.get("data_b64"):
+            try:
+                data = base64.b64decode(b["data_b64"], validate=True)
+            except (binascii.Error, ValueError):
+                raise SimUsageError("data_b64 is not valid base64") from None
+        elif kind == "video":
+            data = user_video_bytes(float(b.get("seconds", 3.0)), int(b.get("width", 864)),
+                                    int(b.get("height", 496)), int(b.get("fps", 24)))
+        elif kind == "audio":
+            data = user_audio_bytes(float(b.get("seconds", 3.0)), fmt)
+        else:
+            raise SimUsageError("data_b64 is required for a file")
+        default_name = {"video": "clip.mp4", "audio": "voice." + ("ogg" if fmt == "opus" else fmt)}
+        name = str(b.get("file_name") or default_name.get(kind, "file.bin"))
+        duration = b.get("duration_ms")
+        return jsonify(sim.upload_user_file(data, file_name=name, kind=kind,
+                                            duration_ms=int(duration) if duration is not None else None))
+
     @app.get("/__sim__/files/<key>")
     def sim_file(key: str) -> Any:
         f = sim.file(key)
@@ -435,6 +465,7 @@ def build_app(sim: FeishuUsers) -> Flask:
     def sim_wait_idle() -> Any:
         return jsonify({"idle": sim.wait_idle(float(body().get("timeout", 30)))})
 
+    app.register_blueprint(playground_blueprint(sim))  # /playground: the chat in a browser
     return app
 
 

@@ -255,12 +255,13 @@ def build_post(
     *,
     ats: Sequence[tuple[str, str]] = (),
     images_first: bool = False,
+    media: Sequence[Mapping[str, Any]] = (),
 ) -> JSON:
-    """Un-localised received post: text paragraphs (the first starting with the `at` elements)
-    and one `img` paragraph per image.
+    """Un-localised received post: text paragraphs (the first starting with the `at` elements),
+    one `img` paragraph per image and one `media` paragraph per video (`{file_key, image_key}`).
 
     `ats` are (mention key, display name) pairs; the bot's is `("@_user_1", "VideoBot")` (§1.4).
-    Image elements are always their own paragraph, as the send-side rule requires.
+    Image and video elements are always their own paragraph, as the send-side rule requires.
     """
     text_rows: list[list[JSON]] = []
     lines = text_paragraphs(text) if text else []
@@ -276,6 +277,7 @@ def build_post(
         [{"tag": "img", "image_key": im["image_key"], "width": im["width"], "height": im["height"]}]
         for im in images
     ]
+    img_rows += [[{"tag": "media", "file_key": v["file_key"], "image_key": v["image_key"]}] for v in media]
     rows = img_rows + text_rows if images_first else text_rows + img_rows
     return {"title": "", "content": rows}
 

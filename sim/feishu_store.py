@@ -67,6 +67,9 @@ class StoredFile:
     file_name: str
     file_type: str
     duration: int | None = None
+    owner: str = "bot"  # "bot" (uploaded through the Open API) or "user" (a video/voice/file a user sends)
+    kind: str = "file"  # what a user's file is sent as: "video" (media), "audio" (voice) or "file"
+    cover: str | None = None  # a user's video: the image_key of its cover
 
 
 @dataclass
@@ -739,6 +742,7 @@ class FeishuState:
                     "size": len(f.data),
                     "duration": f.duration,
                     "content_type": f.content_type,
+                    "owner": f.owner,
                 }
                 for f in self._files.values()
             ]

@@ -27,12 +27,32 @@ from sim.feishu_store import (
     DEFAULT_USER,
     FeishuState,
     SimUsageError,
+    StoredFile,
     StoredImage,
     _Delivery,
     _Message,
 )
 
 JSON = dict[str, Any]
+FILE_KINDS = ("video", "audio", "file")
+_AUDIO_TYPES = {".ogg": "audio/ogg", ".opus": "audio/ogg", ".mp3": "audio/mpeg", ".wav": "audio/wav",
+                ".m4a": "audio/mp4"}
+
+
+def _media_ms(data: bytes) -> int | None:
+    """The length of a video or audio in ms, as a Feishu client works it out before sending (None: unreadable)."""
+    import av  # deferred: only users' videos and voice messages need PyAV here
+
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            if container.duration:
+                return round(container.duration / 1000)
+            for stream in (*container.streams.video, *container.streams.audio):
+                if stream.duration is not None and stream.time_base is not None:
+                    return round(float(stream.duration * stream.time_base) * 1000)
+    except Exception:  # not a media file PyAV knows: sent without a duration
+        return None
+    return None
 
 
 class FeishuUsers(FeishuState):
@@ -62,6 +82,45 @@ class FeishuUsers(FeishuState):
             )
         return {"image_key": key, "width": w, "height": h, "format": fmt}
 
+    def upload_user_file(
+        self,
+        data: bytes,
+        *,
+        file_name: str,
+        kind: str = "file",
+        duration_ms: int | None = None,
+    ) -> JSON:
+        """Store a video (`kind="video"`, sent as a `media` message or in a post), a voice message
+        (`"audio"`, Feishu's Opus) or a file a user is about to send; returns its `file_key`.
+
+        `duration_ms` defaults to what PyAV reads (Feishu clients state it for videos and voice).
+        A video gets a cover image (`image_key`), as a `media` message always has one.
+        """
+        if kind not in FILE_KINDS:
+            raise SimUsageError(f"kind must be one of {', '.join(FILE_KINDS)}")
+        if not data:
+            raise SimUsageError("a file must not be empty")
+        if not file_name:
+            raise SimUsageError("file_name is required")
+        if duration_ms is None and kind in ("video", "audio"):
+            duration_ms = _media_ms(data)
+        ext = ("." + file_name.rsplit(".", 1)[-1].lower()) if "." in file_name else ""
+        if kind == "video":
+            content_type, file_type = ("video/quicktime" if ext == ".mov" else "video/mp4"), "mp4"
+        elif kind == "audio":
+            content_type, file_type = _AUDIO_TYPES.get(ext, "audio/ogg"), "opus"
+        else:
+            content_type, file_type = "application/octet-stream", "stream"
+        cover = None
+        if kind == "video":
+            cover = str(self.upload_user_image(width=480, height=270, color=(40, 40, 40))["image_key"])
+        key = ev.new_file_key()
+        with self._lock:
+            self._files[key] = StoredFile(key, data, content_type, file_name, file_type, duration_ms,
+                                          owner="user", kind=kind, cover=cover)
+        return {"file_key": key, "image_key": cover, "file_name": file_name, "duration": duration_ms,
+                "kind": kind, "size": len(data)}
+
     def send(
         self,
         *,
@@ -72,6 +131,7 @@ class FeishuUsers(FeishuState):
         mention_bot: bool | None = None,
         mentions: Sequence[dict[str, Any]] = (),
         images: Sequence[str] = (),
+        files: Sequence[str] = (),
         parent_id: str | None = None,
         thread_id: str | None = None,
         message_type: str | None = None,
@@ -83,6 +143,9 @@ class FeishuUsers(FeishuState):
         timestamp: int | None = None,
     ) -> JSON:
         """A user posts in a chat: record the message, push `im.message.receive_v1` to the webhook.
+
+        `files` (keys from `upload_user_file`): one alone is a `media` (video), `audio` (voice) or
+        `file` message; videos with text or images become `media` elements of a post.
 
         Returns the first attempt's {event_id, message_id, status, latency_ms, error, event}.
         Reusing a known `event_id` redelivers that very event; a known `message_id` sends a fresh
@@ -108,6 +171,7 @@ class FeishuUsers(FeishuState):
                     mention_bot=mention_bot,
                     mentions=mentions,
                     images=images,
+                    files=files,
                     parent_id=parent_id,
                     thread_id=thread_id,
                     message_type=message_type,
@@ -147,6 +211,7 @@ class FeishuUsers(FeishuState):
         post_form: str,
         images_first: bool,
         message_id: str | None,
+        files: Sequence[str] = (),
     ) -> tuple[_Message, JSON]:
         u = {**DEFAULT_USER, **(user or {})}
         open_id = str(u["open_id"])
@@ -175,14 +240,23 @@ class FeishuUsers(FeishuState):
                 )
             im = self._images[key]
             imgs.append({"image_key": key, "width": im.width, "height": im.height})
-        mtype = message_type or ("image" if len(imgs) == 1 and not text else "post" if imgs else "text")
+        attached: list[StoredFile] = []
+        for key in files:
+            f = self._files.get(key)
+            if f is None or f.owner != "user":
+                raise SimUsageError(f"unknown file {key!r}: upload it with upload_user_file / POST /__sim__/files")
+            attached.append(f)
+        lone = {"video": "media", "audio": "audio", "file": "file"}
+        if message_type is None and len(attached) == 1 and not text and not imgs:
+            message_type = lone[attached[0].kind]
+        mtype = message_type or ("image" if len(imgs) == 1 and not text else "post" if imgs or attached else "text")
         ats: list[tuple[str, str]] = []
         event_mentions: list[JSON] = []
         people = [{"open_id": self.bot_open_id, "name": self.bot_name, "bot": True}] if mention_bot else []
         if any(not isinstance(x, dict) or not x.get("open_id") for x in mentions):
             raise SimUsageError("mentions must be a list of {open_id, name}")
         people += [{**x, "bot": False} for x in mentions]
-        if mtype != "image":
+        if mtype not in ("image", "media", "audio", "file"):  # a picture, video, voice or file has no @
             for i, p in enumerate(people, 1):
                 key = f"@_user_{i}"
                 ids = (
@@ -205,6 +279,21 @@ class FeishuUsers(FeishuState):
                     }
                 )
                 self._users.setdefault(str(p["open_id"]), str(p.get("name", "")))
+        if attached and mtype not in ("post", "media", "audio", "file"):
+            raise SimUsageError(f"a {mtype} message cannot carry files")
+        if mtype in ("media", "audio", "file"):
+            if len(attached) != 1 or text or imgs:
+                raise SimUsageError(f"a {mtype} message is exactly one file and no text or images")
+            f = attached[0]
+            if lone[f.kind] != mtype:
+                raise SimUsageError(f"{f.file_name!r} is a {f.kind}, not sent as a {mtype} message")
+            if mtype == "media":
+                body_any: Any = {"file_key": f.key, "image_key": f.cover, "file_name": f.file_name,
+                                 "duration": f.duration or 0}
+            elif mtype == "audio":
+                body_any = {"file_key": f.key, "duration": f.duration or 0}
+            else:
+                body_any = {"file_key": f.key, "file_name": f.file_name}
         if mtype == "text":
             if imgs:
                 raise SimUsageError("a text message cannot carry images; use message_type post")
@@ -214,9 +303,15 @@ class FeishuUsers(FeishuState):
                 raise SimUsageError("an image message is exactly one image and no text")
             body = {"image_key": imgs[0]["image_key"]}
         elif mtype == "post":
-            body = ev.wrap_post(ev.build_post(text, imgs, ats=ats, images_first=images_first), post_form)
+            if any(f.kind != "video" for f in attached):
+                raise SimUsageError("a post can carry videos (media elements), not voice messages or files")
+            media = [{"file_key": f.key, "image_key": f.cover} for f in attached]
+            body = ev.wrap_post(ev.build_post(text, imgs, ats=ats, images_first=images_first, media=media),
+                                post_form)
+        elif mtype in ("media", "audio", "file"):
+            body = body_any
         else:
-            raise SimUsageError("message_type must be text, post or image")
+            raise SimUsageError("message_type must be text, post, image, media, audio or file")
         now = self._now_ms()
         m = _Message(
             message_id or ev.new_message_id(),
@@ -333,7 +428,7 @@ class FeishuUsers(FeishuState):
 
     def _deliver(self, event_id: str, *, retry: bool) -> JSON:
         first = self._attempt(event_id)
-        if first["error"] not in (None, "reset") and retry and self.retry_schedule and self.webhook_url:
+        if first["error"] not in (None, "reset") and retry and self.retry_schedule and self._can_redeliver():
             with self._lock:
                 if event_id not in self._deliveries:
                     return first
@@ -343,6 +438,10 @@ class FeishuUsers(FeishuState):
                 target=self._retry_loop, args=(event_id,), name=f"feishu-retry-{event_id[:8]}", daemon=True
             ).start()
         return first
+
+    def _can_redeliver(self) -> bool:
+        """Whether a push has somewhere to go again (the long connection adds one, sim.feishu_ws)."""
+        return bool(self.webhook_url)
 
     def _retry_loop(self, event_id: str) -> None:
         """Feishu's re-push: the same event, after each delay of retry_schedule, until acked."""

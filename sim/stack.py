@@ -7,7 +7,8 @@ and the benchmarks (`bench/`) run:
   (`simulators="process"`, the default) or as threads of this process (`"thread"`, the demo);
 * a Redis: the one at `redis_url`, else an embedded one (`bot.store.embedded`, AOF on) under
   `workdir/redis`, emptied when it starts (`RedisServer` in `sim.redis_server` is a real
-  redis-server of its own, for runs that kill and restart Redis);
+  redis-server of its own, for runs that kill and restart Redis), or the master that the
+  sentinels at `redis_sentinels` name (`SentinelGroup` in `sim.redis_sentinel`, for failovers);
 * the bot's roles (`serve`, or `web` + `worker` + `scheduler`, several of each), always as
   processes of the console script, so a test can SIGKILL one and start it again.
 
@@ -42,6 +43,7 @@ from typing import Any, Literal
 import redis
 import requests
 
+from bot.config import sentinel_url
 from bot.store.embedded import EmbeddedRedis
 from sim.ark import ArkSimulator
 from sim.feishu import FeishuSimulator
@@ -130,6 +132,10 @@ class LocalStack:
     workdir: Path
     # None: start_redis() runs an embedded Redis under workdir/redis and empties it.
     redis_url: str | None = None
+    # REDIS_SENTINELS (host:port,…; `sim.redis_sentinel.SentinelGroup.addresses`): the bot finds its Redis
+    # through these sentinels; `redis_url`, if any, then gives only the data nodes' password and db.
+    redis_sentinels: str | None = None
+    redis_sentinel_master: str = "mymaster"
     speed: float = 60.0  # the Ark simulator runs this many times faster than the real service
     simulators: Literal["process", "thread"] = "process"
     callbacks: bool = True  # BOT_PUBLIC_URL set: Ark POSTs status changes to the bot
@@ -138,6 +144,9 @@ class LocalStack:
     bot_data_dir: Path | None = None  # BOT_DATA_DIR; None = workdir/data
     ark_args: list[str] = field(default_factory=list)  # extra `sim ark` flags (process mode)
     feishu_args: list[str] = field(default_factory=list)  # extra `sim feishu` flags (process mode)
+    # How the Feishu simulator pushes events and clicks: None = its default ("auto": over the long
+    # connection while the bot holds one, FEISHU_CONNECTION=websocket; else the webhook), "websocket", "webhook".
+    feishu_delivery: str | None = None
     # The bot's environment: the stack's settings, then bot_defaults, then bot_env, less bot_env_unset.
     bot_defaults: dict[str, str] = field(default_factory=dict)
     bot_env: dict[str, str] = field(default_factory=dict)
@@ -198,7 +207,10 @@ class LocalStack:
         self.start_bot(roles, **bot)
 
     def start_redis(self) -> str:
-        """The Redis URL: `redis_url`, or an embedded Redis started (and emptied) now."""
+        """The Redis URL: `redis_url`, or an embedded Redis started (and emptied) now; with
+        `redis_sentinels`, the ``redis+sentinel://`` URL the bot makes of them (`bot.config.sentinel_url`)."""
+        if self.redis_sentinels:
+            return sentinel_url(self.redis_sentinels, self.redis_sentinel_master, self.redis_url)
         if self.redis_url is None:
             self.redis = EmbeddedRedis(self.workdir)
             url = self.redis.start()
@@ -228,12 +240,14 @@ class LocalStack:
             feishu = self.feishu = FeishuSimulator(
                 app_id=APP_ID, app_secret=APP_SECRET, encrypt_key=ENCRYPT_KEY,
                 verification_token=VERIFICATION_TOKEN, webhook_url=webhook, bot_name=BOT_NAME,
+                delivery=self.feishu_delivery or "auto",
             )
             self.feishu_port = _port_of(_start_on(lambda p: feishu.start("127.0.0.1", p), self.feishu_port))
         else:
             self.spawn("feishu", ["sim", "feishu", "--port", str(self.feishu_port), "--webhook", webhook,
                                   "--app-id", APP_ID, "--app-secret", APP_SECRET, "--encrypt-key", ENCRYPT_KEY,
                                   "--verification-token", VERIFICATION_TOKEN, "--bot-name", BOT_NAME,
+                                  *(["--delivery", self.feishu_delivery] if self.feishu_delivery else []),
                                   *self.feishu_args])
         self._wait_answering("feishu", f"{self.feishu_url}/__sim__/messages")
 
@@ -248,10 +262,10 @@ class LocalStack:
 
     def bot_environment(self) -> dict[str, str]:
         """The bot's settings against this stack (what start_bot gives every role)."""
-        if self.redis_url is None:
+        if self.redis_url is None and not self.redis_sentinels:
             raise StackError("no Redis yet: pass redis_url or call start_redis() first")
         env = {
-            "ARK_API_KEY": ARK_KEY, "ARK_BASE_URL": self.ark_url, "REDIS_URL": self.redis_url,
+            "ARK_API_KEY": ARK_KEY, "ARK_BASE_URL": self.ark_url,
             "FEISHU_APP_ID": APP_ID, "FEISHU_APP_SECRET": APP_SECRET, "FEISHU_ENCRYPT_KEY": ENCRYPT_KEY,
             "FEISHU_VERIFICATION_TOKEN": VERIFICATION_TOKEN, "FEISHU_DOMAIN": self.feishu_url,
             "BOT_PORT": str(self.bot_port), "BOT_DATA_DIR": str(self.data_dir),
@@ -259,6 +273,10 @@ class LocalStack:
             "SEEDANCE_EXPECTED_TIME_FACTOR": repr(1 / self.speed), "ARK_MAX_IN_FLIGHT": str(self.max_in_flight),
             "LOG_LEVEL": "INFO", "LOG_JSON": "false",
         }
+        if self.redis_url is not None:
+            env["REDIS_URL"] = self.redis_url
+        if self.redis_sentinels:
+            env.update(REDIS_SENTINELS=self.redis_sentinels, REDIS_SENTINEL_MASTER=self.redis_sentinel_master)
         if self.redis_prefix is not None:
             env["REDIS_PREFIX"] = self.redis_prefix
         if self.callbacks:
@@ -270,12 +288,13 @@ class LocalStack:
         return env
 
     def start_bot(self, roles: Sequence[str] = ("serve",), *, distinct_nodes: bool = False,
-                  names: Sequence[str] | None = None, timeout: float = 60.0) -> None:
+                  names: Sequence[str] | None = None, timeout: float = 60.0,
+                  env_of: dict[str, dict[str, str]] | None = None) -> None:
         """One process per role, then wait for /healthz. "worker-2" is a second `worker`.
 
         Processes are named `bot-<role>` (or `names`, one per role). `distinct_nodes`: every process
         gets its own `BOT_NODE` (`local-<role>`), as several workers or schedulers on one host need
-        (stream consumers, leases).
+        (stream consumers, leases). `env_of`: more settings for the process of a role (its health port).
         """
         self.start_redis()
         names = list(names) if names is not None else [f"bot-{role}" for role in roles]
@@ -285,6 +304,7 @@ class LocalStack:
             env = self.bot_environment()
             if distinct_nodes:
                 env["BOT_NODE"] = f"local-{role}"
+            env.update((env_of or {}).get(role, {}))
             self.spawn(name, [role.split("-", 1)[0]], env)
         self.wait_healthy(timeout, names)
 
@@ -401,6 +421,35 @@ class LocalStack:
             body["data_b64"] = base64.b64encode(data).decode()
         return str(self._feishu("POST", "/__sim__/images", json=body).json()["image_key"])
 
+    def user_video(self, seconds: float = 3.0, width: int = 864, height: int = 496, fps: int = 24,
+                   data: bytes | None = None, file_name: str = "clip.mp4",
+                   duration_ms: int | None = None) -> str:
+        """The file_key of a video a user is about to send (`data`, else an H.264 mp4 made to measure).
+
+        Send it alone (`send(files=[key])`: a `media` message) or with a caption (a post with a
+        `media` element). `duration_ms`: what Feishu states (default: the clip's real length).
+        """
+        body: JSON = {"kind": "video", "seconds": seconds, "width": width, "height": height, "fps": fps,
+                      "file_name": file_name}
+        if data is not None:
+            body["data_b64"] = base64.b64encode(data).decode()
+        if duration_ms is not None:
+            body["duration_ms"] = duration_ms
+        return str(self._feishu("POST", "/__sim__/files", json=body).json()["file_key"])
+
+    def user_audio(self, seconds: float = 3.0, fmt: str = "opus", data: bytes | None = None,
+                   file_name: str | None = None, duration_ms: int | None = None) -> str:
+        """The file_key of a voice message a user is about to send (`send(files=[key])`): Opus, as
+        Feishu records them (`fmt` "mp3"/"wav" for audio files), of `seconds`, or `data`."""
+        body: JSON = {"kind": "audio", "seconds": seconds, "format": fmt}
+        if file_name:
+            body["file_name"] = file_name
+        if data is not None:
+            body["data_b64"] = base64.b64encode(data).decode()
+        if duration_ms is not None:
+            body["duration_ms"] = duration_ms
+        return str(self._feishu("POST", "/__sim__/files", json=body).json()["file_key"])
+
     def click(self, message_id: str, button: Any, user: dict[str, str] | None = None) -> JSON:
         """A user presses a card button (by index, label or value)."""
         body = {"message_id": message_id, "button": button, "user": user or self.user}
@@ -431,6 +480,13 @@ class LocalStack:
         """Every Open API request the bot made (`ops`: e.g. "reply,send"), with what it created."""
         data = self._feishu("GET", "/__sim__/requests", params={"op": ops} if ops else None).json()
         return list(data["requests"] if isinstance(data, dict) else data)
+
+    def longconn(self, **changes: Any) -> JSON:
+        """The Feishu simulator's long connection (sim.feishu_ws): its state (no arguments), or change it:
+        delivery, drop (True or "abort"), ack_drop, fragment_size, max_connections, client_config."""
+        resp = self._feishu("POST", "/__sim__/longconn", json=changes) if changes else \
+            self._feishu("GET", "/__sim__/longconn")
+        return dict(resp.json())
 
     def feishu_config(self, **changes: Any) -> JSON:
         """Read (no arguments) or change the Feishu simulator's run-time settings."""

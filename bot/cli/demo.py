@@ -30,9 +30,10 @@ def demo(
     Starts the Ark and Feishu simulators, an embedded Redis and the bot
     (`seedance-bot serve`), plays a conversation (/video, a photo with a
     caption, /draft + Approve) and shows the replies, the Ark tasks and the
-    saved mp4 files. Without --once it keeps running and shows how to chat
-    with the bot (curl to the Feishu simulator). Needs the simulators
-    (pip install -e '.[sim]').
+    saved mp4 files. Without --once it keeps running and serves the chat
+    playground: a Feishu-like chat in your browser (its URL is printed) where
+    you chat with the bot as Alice, Bob or Carol; curl works too. Needs the
+    simulators (pip install -e '.[sim]').
     """
     import_simulators("demo", "demo").run(once=once, port=port, speed=speed, output=output, data_dir=data_dir,
                                           timeout=timeout)

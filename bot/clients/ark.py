@@ -40,6 +40,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProtocolError
 from urllib3.exceptions import ReadTimeoutError as _U3ReadTimeout
 
+from bot import metrics
+from bot.ark_errors import CODES as KNOWN_CODES
 from bot.errors import ArkAmbiguousError, ArkError
 from bot.images import heic_allowed, is_remote, load_image_source
 from bot.retry import Backoff
@@ -292,6 +294,41 @@ def _retry_after(resp: requests.Response | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+def _op_name(method: str, path: str) -> str:
+    """The operation of a request, for the metrics: create, get, list or delete."""
+    if method == "POST":
+        return "create"
+    if method == "DELETE":
+        return "delete"
+    return "list" if path == TASKS_PATH else "get"
+
+
+TRANSPORT_CODES = frozenset({"Timeout", "ConnectionError", "SSLError"})
+
+
+def code_label(code: str | None, status: int | None = None) -> str:
+    """An Ark error code as a metric label: its family among the known codes (`bot.ark_errors`),
+    a transport failure, else a bucket by HTTP status (rate_limited, client_error, server_error)."""
+    code = code or ""
+    if code in TRANSPORT_CODES:
+        return code
+    for prefix in KNOWN_CODES:
+        if code.startswith(prefix):  # as `bot.ark_errors.explain` matches them
+            return prefix
+    if status == 429:
+        return "rate_limited"
+    if status is not None and status >= 500:
+        return "server_error"
+    if status is not None and status >= 400:
+        return "client_error"
+    return "other"
+
+
+def _record(op: str, code: str, seconds: float) -> None:
+    metrics.process().ark_calls.labels(op, code).inc()
+    metrics.process().ark_call_seconds.labels(op).observe(seconds)
+
+
 # ----------------------------------------------------------------------------- client
 
 
@@ -477,6 +514,7 @@ class ArkClient:
         url = self.base_url + path
         data = json.dumps(json_body, ensure_ascii=False).encode("utf-8") if json_body is not None else None
         retries = self.max_retries if max_retries is None else max(0, max_retries)
+        op_name = _op_name(method, path)
         attempt = 0
         while True:
             request_id = _client_request_id()
@@ -500,6 +538,7 @@ class ArkClient:
                 )
             except requests.RequestException as exc:
                 err, may_retry = self._transport_error(op, exc, request_id)
+                _record(op_name, code_label(err.code), time.monotonic() - started)
                 log.warning(
                     "ark %s %s failed after %.2fs (attempt %d, request id %s): %s",
                     method, path, time.monotonic() - started, attempt + 1, request_id, err.message,
@@ -511,6 +550,7 @@ class ArkClient:
 
             elapsed = time.monotonic() - started
             if resp.status_code < 400:
+                _record(op_name, "ok", elapsed)
                 log.debug("ark %s %s -> %d in %.2fs (request id %s)", method, path,
                           resp.status_code, elapsed, request_id)
                 if not resp.content:
@@ -531,6 +571,7 @@ class ArkClient:
                     ) from None
 
             err = error_from_response(resp, request_id)
+            _record(op_name, code_label(err.code, resp.status_code), elapsed)
             err.message = self._redact(err.message)
             err.args = (err.message,)
             log.warning(

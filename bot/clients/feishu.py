@@ -27,12 +27,13 @@ import mimetypes
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import lark_oapi as lark
 import requests
+from lark_oapi.api.application.v6 import ListScopeRequest
 from lark_oapi.api.auth.v3 import (
     InternalTenantAccessTokenRequest,
     InternalTenantAccessTokenRequestBody,
@@ -59,6 +60,9 @@ from lark_oapi.core.exception import UnmarshalException
 from pydantic import SecretStr
 from urllib3.exceptions import ConnectTimeoutError
 
+from bot import metrics
+from bot.config import MissingSettingError
+from bot.download import download_to_file
 from bot.errors import DownloadError, FeishuError
 from bot.retry import Backoff
 
@@ -81,8 +85,22 @@ CODE_TOKEN_INVALID = 99991663
 RATE_LIMIT_CODES = frozenset({230020, 11232, 99991400})  # chat, tenant, generic frequency limits
 CODE_LOCAL = -1  # a failure with no Feishu code (transport, non-JSON body, local check)
 
+KNOWN_CODES = frozenset({
+    0, CODE_LOCAL, CODE_TOKEN_INVALID, *RATE_LIMIT_CODES,
+    99991661, 99991671, 99991672, 99991676, 99991543,  # tokens, scopes, app credentials
+    230001, 230002, 230006, 230012, 230027, 234006, 234043,  # parameters, bot not in chat, permission, files
+})
+"""Codes that keep their number as a metric label (feishu-api.md §5.9); others become a bucket."""
+
 _LOGID_HEADER = "x-tt-logid"
 _RESET_HEADER = "x-ogw-ratelimit-reset"
+
+
+def code_label(code: int, status: int | None = None) -> str:
+    """A Feishu code as a metric label: itself when known, else server_error (HTTP 5xx) or other."""
+    if code in KNOWN_CODES:
+        return str(code)
+    return "server_error" if status is not None and status >= 500 else "other"
 
 
 # --- results --------------------------------------------------------------------------------------
@@ -90,6 +108,10 @@ _RESET_HEADER = "x-ogw-ratelimit-reset"
 class BotInfo:
     open_id: str
     app_name: str
+    # bot/v3/info's `activate_status`: 2 = enabled in the tenant; 0 not installed yet, 1 disabled by
+    # the tenant, 3 installed but not enabled, 4 waiting to be enabled after an upgrade, 5 licence
+    # expired, 6 Lark plan expired or downgraded. None when the answer has none.
+    activate_status: int | None = field(default=None, compare=False)  # a state, not part of who the bot is
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,8 +291,6 @@ class FeishuClient:
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> FeishuClient:
         """Build from `Settings`: FEISHU_DOMAIN = feishu | lark | an explicit origin."""
-        from bot.config import MissingSettingError
-
         secret = settings.feishu_app_secret.get_secret_value()
         if not settings.feishu_app_id or not secret:
             raise MissingSettingError(
@@ -306,11 +326,14 @@ class FeishuClient:
             .build()
         )
         failure: _Failure | None
+        started = time.monotonic()
         try:
             resp = self._sdk.auth.v3.tenant_access_token.internal(req)
             failure = self._response_failure("tenant_access_token", resp)
         except Exception as exc:
             failure = self._exception_failure("tenant_access_token", exc)
+        _record("tenant_access_token", "0" if failure is None else code_label(failure.error.code, failure.error.status),
+                started)
         if failure is None:
             # §5.1: no `data` wrapper, so the typed model's `data` is empty; read the raw body.
             try:
@@ -343,21 +366,27 @@ class FeishuClient:
         refreshed = False
         while True:
             token: str | None = None
+            started: float | None = None
             try:
                 token = self._tenant_token()
                 option = lark.RequestOption.builder().tenant_access_token(token).build()
+                started = time.monotonic()
                 try:
                     resp = fn(option)
                 except Exception as exc:
                     raise _AttemptFailed(self._exception_failure(op, exc)) from exc
                 failure = self._response_failure(op, resp)
                 if failure is None:
+                    _record(op, "0", started)
                     return resp
                 failure.token = token
             except _AttemptFailed as af:
                 failure = af.failure
 
             err = failure.error
+            # The token request's own failure is counted as op "tenant_access_token" (`_fetch_token`).
+            if started is not None:
+                _record(op, code_label(err.code, err.status), started)
             if failure.token_invalid and not refreshed:
                 log.info("feishu %s: tenant token rejected (log_id=%s); fetching a new one", op, err.log_id)
                 self._invalidate(failure.token)
@@ -371,6 +400,7 @@ class FeishuClient:
                     err.retryable = False
                 else:
                     err.retryable = failure.transient
+                err.retry_after = failure.wait
                 log.warning("feishu %s failed: code=%s status=%s log_id=%s attempts=%d: %s",
                             op, err.code, err.status, err.log_id, attempt + 1, err.msg)
                 raise err
@@ -451,7 +481,32 @@ class FeishuClient:
         bot = body.get("bot") or (body.get("data") or {}).get("bot") or {}
         if not bot.get("open_id"):
             raise FeishuError("bot_info: response has no bot.open_id", log_id=self._log_id(resp))
-        return BotInfo(open_id=str(bot["open_id"]), app_name=str(bot.get("app_name") or ""))
+        status = bot.get("activate_status")
+        return BotInfo(open_id=str(bot["open_id"]), app_name=str(bot.get("app_name") or ""),
+                       activate_status=status if isinstance(status, int) else None)
+
+    def verify_credentials(self) -> None:
+        """Fetch a tenant token now: `FeishuError` with Feishu's code when FEISHU_APP_ID/SECRET are refused."""
+        try:
+            self._tenant_token()
+        except _AttemptFailed as af:
+            raise af.failure.error from None
+
+    def app_scopes(self) -> dict[str, bool]:
+        """GET /open-apis/application/v6/scopes: the scopes this app asked for → granted in the tenant.
+
+        The call needs no scope of its own (open.feishu.cn: application-v6/scope/list). A scope the app never
+        added is absent; one added but not yet granted (no version published, or the tenant admin
+        has not approved it) maps to False.
+        """
+        resp = self._call("app_scopes", lambda option: self._sdk.application.v6.scope.list(
+            ListScopeRequest.builder().build(), option), idempotent=True)
+        granted: dict[str, bool] = {}
+        for scope in getattr(resp.data, "scopes", None) or []:
+            name = getattr(scope, "scope_name", None)
+            if name:  # a scope may be listed once per identity type: granted if any entry is
+                granted[name] = granted.get(name, False) or getattr(scope, "grant_status", None) == 1
+        return granted
 
     # --- messages -------------------------------------------------------------------------------------
     def reply(
@@ -703,6 +758,38 @@ class FeishuClient:
             raise DownloadError("too_large", f"{type} {file_key} is {len(data)} bytes (limit {max_bytes})")
         return bytes(data)
 
+    def download_file(self, message_id: str, file_key: str, dest: Path, *, max_bytes: int,
+                      timeout: float) -> int:
+        """Stream a message's file, video or voice message (`type=file`, up to 100 MB, §5.7) into `dest`.
+
+        Outside the SDK (which would hold the whole body in memory): `bot.download.download_to_file`
+        with the tenant token, so the body goes to disk in chunks, at most `max_bytes` (else
+        `DownloadError("too_large")`) within `timeout` seconds in all. Feishu's refusal (4xx: the
+        message was recalled, the key is not of that message, the bot left the chat) raises
+        `FeishuError` after one more try with a fresh token; a timeout or 5xx raises the
+        `DownloadError` (transient: the step is tried again later).
+        """
+        url = f"{self.base_url}/open-apis/im/v1/messages/{message_id}/resources/{file_key}?type=file"
+        started = time.monotonic()
+        for attempt in (1, 2):
+            token = self._tenant_token()
+            with requests.Session() as session:
+                session.headers["Authorization"] = f"Bearer {token}"
+                try:
+                    size = download_to_file(session, url, dest, max_bytes=max_bytes, timeout=timeout)
+                except DownloadError as exc:
+                    if exc.reason not in ("refused", "expired"):
+                        _record("download_file", exc.reason, started)
+                        raise
+                    if attempt == 1:
+                        self._invalidate(token)  # a stale token is the one refusal a retry can fix
+                        continue
+                    _record("download_file", "refused", started)
+                    raise FeishuError(f"download_file: {exc.detail}", retryable=False) from None
+            _record("download_file", "0", started)
+            return size
+        raise AssertionError("unreachable")
+
 
 __all__ = [
     "BotInfo",
@@ -710,3 +797,8 @@ __all__ = [
     "MessageInfo",
     "SentMessage",
 ]
+
+
+def _record(op: str, code: str, started: float) -> None:
+    metrics.process().feishu_calls.labels(op, code).inc()
+    metrics.process().feishu_call_seconds.labels(op).observe(time.monotonic() - started)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from bot.config import Settings
 from bot.engine.polling import PollPolicy
 from bot.permissions import Access
+from bot.store.cards import CardUpdates
 from bot.store.connection import Client, StoreError, memory_use
 from bot.store.jobs import JobRecords, Pool
 from bot.store.keys import Keys
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     from bot.clients.feishu import FeishuClient
 
 log = logging.getLogger(__name__)
+
+MARGIN_RELIEF = 10.0  # `Engine.margin`: floors shrink only for factors below 1/10 ...
+MIN_MARGIN_SHARE = 0.3  # ... and never below 30 % of themselves
 
 
 
@@ -50,6 +54,7 @@ class Engine:
     leases: LeaseBook = field(init=False)
     polls: Polls = field(init=False)
     streams: Streams = field(init=False)
+    cards: CardUpdates = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = Keys(self.settings.redis_prefix)
@@ -59,11 +64,24 @@ class Engine:
         self.leases = LeaseBook(self.redis, self.keys, self.node)
         self.polls = Polls(self.redis, self.keys)
         self.streams = Streams(self.redis)
+        self.cards = CardUpdates(self.redis, self.keys, rate=self.settings.card_updates_per_second)
 
     # --- time ------------------------------------------------------------------------------
     def scaled(self, seconds: float, floor: float = 0.05) -> float:
         """A service-time constant in this deployment's time (tests run a sped-up simulator)."""
         return max(seconds * self.settings.expected_time_factor, floor)
+
+    def margin(self, seconds: float, floor: float) -> float:
+        """`scaled(seconds, floor)` for a safety margin (claim idle, stale thresholds, a leader's lease)
+        whose floor may shrink too against a much sped-up simulator.
+
+        The floor guards work that runs at real speed whatever the factor (a download, a loaded host).
+        Below a factor of 1/`MARGIN_RELIEF` (only a sped-up simulator: tests, benchmarks) it shrinks
+        with the factor, to `MIN_MARGIN_SHARE` of itself at most, so a test does not wait out a
+        production margin; from that factor up (every real deployment: 1) it is the floor as given.
+        """
+        share = min(1.0, max(MIN_MARGIN_SHARE, self.settings.expected_time_factor * MARGIN_RELIEF))
+        return max(seconds * self.settings.expected_time_factor, floor * share)
 
     @property
     def policy(self) -> PollPolicy:

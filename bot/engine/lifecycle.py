@@ -15,12 +15,14 @@ import json
 import logging
 from typing import Any
 
-from bot import ark_errors, catalogue, i18n
+from bot import ark_errors, catalogue, i18n, metrics
+from bot.engine import references
 from bot.engine.creator import Outcome, TaskCreator
 from bot.engine.engine import Engine
 from bot.engine.live_card import refresh_card, refresh_queued_cards
 from bot.errors import ArkError, DownloadError, FeishuError, SpecError
 from bot.images import inspect_image, to_data_url
+from bot.logs import bind_job, job_context
 from bot.retry import STEP_RETRY, is_transient
 from bot.spec import build_create_body, spec_from_json
 from bot.store.connection import Unavailable
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 
 FEISHU_IMAGE = "feishu-image:"
 ADMIT_PAUSE_SECONDS = 5.0  # after a 429 at create, let the service breathe
-START_LEASE_MARGIN = 20.0  # the start lease outlives the create call by this much
+START_LEASE_MARGIN = 20.0  # service seconds the start lease outlives the create call by (5 at least)
 RESOLVE_AGAIN = 15.0  # service seconds before looking again at an attempt that can't be told yet
 MAX_IMAGE_BYTES = 30 * 1024 * 1024
 
@@ -44,25 +46,33 @@ def admit_and_start(engine: Engine, *, limit: int = 50) -> int:
             rid = engine.queue.admit(pool, engine.cap(pool), user_cap=s.user_max_jobs, admins=s.admin_ids)
             if rid is None:
                 break
-            start(engine, rid)
+            with job_context(rid=rid):
+                start(engine, rid, admitted=True)
             started += 1
     if started:
         refresh_queued_cards(engine)
     return started
 
 
-def start(engine: Engine, rid: str) -> None:
-    """Create the Ark task of an admitted job (or resolve, or re-watch the one it already has)."""
+def start(engine: Engine, rid: str, *, admitted: bool = False) -> None:
+    """Create the Ark task of an admitted job (or resolve, or re-watch the one it already has).
+
+    `admitted`: the job was just taken from the queue (its wait is measured once per admission)."""
     job = engine.records.get(rid)
     if job is None or job.job_state.terminal:
         engine.queue.release_slot(rid)
         return
+    bind_job(rid=rid, task_id=job.task_id, chat_id=job.chat_id)
+    if admitted and job.accepted_at:
+        waited = engine.clock() - job.accepted_at
+        metrics.observe_seconds(metrics.process().queue_wait.labels(job.pool or Pool.STANDARD), waited)
     if job.task_id:
         watch(engine, job)
         return
     if job.job_state != JobState.STARTING:
         return
-    lease = engine.leases.take("start", rid, engine.settings.ark_timeout + START_LEASE_MARGIN)
+    ttl = engine.settings.ark_timeout + engine.scaled(START_LEASE_MARGIN, floor=5.0)
+    lease = engine.leases.take("start", rid, ttl)
     if lease is None:
         return  # another worker is starting it
     try:
@@ -83,6 +93,7 @@ def start(engine: Engine, rid: str) -> None:
         engine.records.update(rid, tries=0)
         bound = engine.records.get(rid)
         if bound is not None:
+            bind_job(task_id=bound.task_id)
             watch(engine, bound)
             if bound.cancel_requested:
                 cancel_at_ark(engine, bound)
@@ -125,6 +136,7 @@ def build_body(engine: Engine, job: Job) -> dict[str, Any]:
             data = engine.feishu.download_resource(message_id, key, type="image", max_bytes=MAX_IMAGE_BYTES)
             meta = inspect_image(data, allow_heic=allow_heic)
             urls[img.source] = to_data_url(data, meta)
+    urls.update(references.stage(engine, job, spec))  # chat videos/voice: checked, served at signed URLs
     changes: dict[str, Any] = {"callback_url": None}
     if not spec.draft and spec.return_last_frame is None:
         changes["return_last_frame"] = True  # a cover for the video and the start of an Extend
@@ -188,7 +200,7 @@ def fail(engine: Engine, rid: str, what: str, fix: str, *, code: str = "") -> No
     """End a job with one explanation in its thread; slot and budget given back (idempotent)."""
     # tries=0: posting the explanation gets its own retries, whatever the failed step used up.
     previous = engine.budgets.finish(rid, JobState.FAILED, charge=False, error_code=code,
-                                     error_message=what, finished_at=engine.clock(), tries=0)
+                                     error_message=what, error_fix=fix, finished_at=engine.clock(), tries=0)
     if previous in (JobState.DONE, JobState.CANCELLED):
         return  # it had ended otherwise; nothing to say
     log.warning("job %s failed (%s): %s", rid, code, what)

@@ -16,12 +16,14 @@ import json
 import logging
 from typing import Any
 
+from bot import metrics
 from bot.clients.ark import Task
 from bot.engine.engine import Engine
 from bot.engine.fingerprint import Fingerprint
 from bot.engine.lifecycle import expected_seconds
 from bot.engine.live_card import refresh_card
 from bot.errors import ArkError
+from bot.logs import job_context, log_scope
 from bot.spec import spec_from_json
 from bot.store.jobs import Job, JobState
 
@@ -29,10 +31,16 @@ log = logging.getLogger(__name__)
 
 BATCH = 500  # Ark's largest page
 RETRY_LOOK = 5.0  # service seconds before looking again when Ark could not answer
+PROGRESS_EVERY = 30.0  # service seconds between progress updates of a generating job's card
 
 
 def tick(engine: Engine) -> int:
     """One round of looks. Returns how many tasks were looked at."""
+    with log_scope():  # APScheduler's threads are reused: no ids of a previous round
+        return _tick(engine)
+
+
+def _tick(engine: Engine) -> int:
     now = engine.clock()
     engine.polls.move_due(now)
     due = engine.polls.due(now, BATCH)
@@ -53,20 +61,25 @@ def tick(engine: Engine) -> int:
             engine.polls.plan(job.rid, engine.clock() + engine.scaled(RETRY_LOOK))
         return 0
     for job in jobs:
-        task = answers.get(job.task_id)
-        try:
-            if task is None:
-                task = engine.ark.get(job.task_id, retries=1)
-        except ArkError as exc:
-            if exc.status == 404:
-                # The task is gone at Ark (deleted, or purged after 7 days): end the job plainly.
-                _ended(engine, job, None, status="missing")
-            else:
-                log.warning("look at %s failed (%s); again soon", job.rid, exc)
-                engine.polls.plan(job.rid, engine.clock() + engine.scaled(RETRY_LOOK))
-            continue
-        seen(engine, job, task)
+        with job_context(rid=job.rid, task_id=job.task_id, chat_id=job.chat_id):
+            _look(engine, job, answers.get(job.task_id))
     return len(jobs)
+
+
+def _look(engine: Engine, job: Job, task: Task | None) -> None:
+    """What the tick learnt about one job's task (`task`: from the batched list, if it was there)."""
+    try:
+        if task is None:
+            task = engine.ark.get(job.task_id, retries=1)
+    except ArkError as exc:
+        if exc.status == 404:
+            # The task is gone at Ark (deleted, or purged after 7 days): end the job plainly.
+            _ended(engine, job, None, status="missing")
+        else:
+            log.warning("look at %s failed (%s); again soon", job.rid, exc)
+            engine.polls.plan(job.rid, engine.clock() + engine.scaled(RETRY_LOOK))
+        return
+    seen(engine, job, task)
 
 
 def _ask(engine: Engine, task_ids: list[str]) -> dict[str, Task] | None:
@@ -112,12 +125,15 @@ def seen(engine: Engine, job: Job, task: Task) -> None:
     delay = engine.policy.next_delay(status=task.status, expected=expected, running_for=running_for,
                                      looks_after=looks)
     engine.polls.plan(job.rid, now + delay)
-    if state_changed:
-        refresh_card(engine, job.rid)
+    if state_changed or now - job.card_patched_at >= engine.scaled(PROGRESS_EVERY):
+        refresh_card(engine, job.rid)  # a state a person cares about, or a progress step
 
 
 def _ended(engine: Engine, job: Job, task: Task | None, *, status: str) -> None:
     now = engine.clock()
+    if task is not None and task.updated_at:
+        # How long the task had been over when we saw it (Ark's clock, in whole seconds).
+        metrics.observe_seconds(metrics.process().detection_delay, now - task.updated_at)
     engine.records.set_state(job.rid, JobState.FINISHED, task_status=status, finished_at=now, tries=0)
     engine.queue.release_slot(job.rid)
     engine.polls.drop(job.rid)
@@ -138,6 +154,11 @@ def _expires_after(engine: Engine, job: Job) -> float:
 
 def on_hint(engine: Engine, rid: str, status: str) -> None:
     """A callback said the task of `rid` changed: look at it now if it may have ended."""
+    with job_context(rid=rid):
+        _on_hint(engine, rid, status)
+
+
+def _on_hint(engine: Engine, rid: str, status: str) -> None:
     job = engine.records.get(rid)
     if job is None or job.job_state != JobState.SUBMITTED:
         return

@@ -24,22 +24,26 @@ import threading
 import time
 from typing import Any
 
-from bot.engine import lifecycle, poller
+from bot import metrics
+from bot.engine import lifecycle, poller, references
 from bot.engine.engine import Engine
+from bot.health import Liveness
+from bot.logs import job_context, log_scope
 from bot.store.connection import StoreError, bytes_pool
 from bot.store.jobs import JobState
 from bot.store.leader import LeaderLock
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 10.0
-RENEW_EVERY = 3.0
+LEASE_SECONDS = 10.0  # the leader's lease (`Engine.margin`: shorter only against a much sped-up simulator)
+RENEW_EVERY = 3.0  # real seconds between renewals of a full-length lease
 TICK_EVERY = 0.5  # service seconds between polling ticks (the policy's smallest gap is 2.5 s)
 RECONCILE_EVERY = 15.0  # service seconds
 GROUP = "scheduler"
 SCHEDULED = "bot.runtime:run_scheduled"
 STARTING_STALE = 10.0  # service seconds after admission before an unleased start is redone
 FINISHED_STALE = 120.0  # service seconds before an undelivered finished job is handed out again
+STALL_AFTER = 60.0  # real seconds without a turn of the leader/standby loop (it turns every few) = stuck
 
 
 class _QuietSkips(logging.Filter):
@@ -50,6 +54,7 @@ class _QuietSkips(logging.Filter):
 
 
 def build_apscheduler(engine: Engine) -> Any:
+    # Deferred: only the scheduler role needs APScheduler (and its Redis job store) loaded.
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.jobstores.redis import RedisJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -70,9 +75,10 @@ def build_apscheduler(engine: Engine) -> Any:
 class SchedulerRole:
     """Leader election + APScheduler + the `watch` stream consumer."""
 
-    def __init__(self, engine: Engine, *, registered_as: str) -> None:
+    def __init__(self, engine: Engine, *, registered_as: str, liveness: Liveness | None = None) -> None:
         self.engine = engine
         self.registered_as = registered_as
+        self.liveness = liveness if liveness is not None else Liveness()
         self.stop_event = threading.Event()
         self.is_leader = threading.Event()
         self.leaderships = 0
@@ -81,25 +87,39 @@ class SchedulerRole:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
         self._thread.start()
+        self.liveness.watch("scheduler", STALL_AFTER, self._thread)
 
     def stop(self, timeout: float = 10.0) -> None:
+        self.liveness.forget("scheduler")  # the loop ends on purpose
         self.stop_event.set()
         if self._thread is not None:
             self._thread.join(timeout)
 
+    @property
+    def lease_seconds(self) -> float:
+        return self.engine.margin(LEASE_SECONDS, floor=LEASE_SECONDS)
+
+    @property
+    def renew_every(self) -> float:
+        return RENEW_EVERY * self.lease_seconds / LEASE_SECONDS  # the same share of a shorter lease
+
     # --- leadership ---------------------------------------------------------------
     def _run(self) -> None:
-        lock = LeaderLock(self.engine.redis, self.engine.keys, lease=LEASE_SECONDS)
+        lock = LeaderLock(self.engine.redis, self.engine.keys, lease=self.lease_seconds)
         while not self.stop_event.is_set():
+            self.liveness.beat("scheduler")
             if not lock.acquire(wait=1.0):
                 continue
             self.leaderships += 1
+            metrics.process().leader_changes.inc()
+            metrics.process().leader.inc()  # inc/dec: right with several schedulers in one process too
             log.info("scheduler: leader (%s)", self.engine.node)
             try:
                 self._lead(lock)
             except Exception:
                 log.exception("scheduler: leadership ended by an error")
             finally:
+                metrics.process().leader.dec()
                 self.is_leader.clear()
                 lock.release()
             if not self.stop_event.is_set():
@@ -124,7 +144,8 @@ class SchedulerRole:
             pending_first = True
             last_renew = time.monotonic()
             while not self.stop_event.is_set():
-                if time.monotonic() - last_renew >= RENEW_EVERY:
+                self.liveness.beat("scheduler")
+                if time.monotonic() - last_renew >= self.renew_every:
                     if not lock.renew():
                         return
                     last_renew = time.monotonic()
@@ -149,34 +170,42 @@ class SchedulerRole:
         for entry_id, fields in entries:
             rid = fields.get("rid", "")
             if rid:
-                poller.on_hint(e, rid, fields.get("status", ""))
+                with log_scope():
+                    poller.on_hint(e, rid, fields.get("status", ""))
             e.streams.done(e.keys.watch, GROUP, entry_id)
         return pending_first and bool(entries)
 
 
 def reconcile(engine: Engine) -> None:
     """Re-create what a crash or restart lost: looks, deliveries, interrupted starts, queue entries."""
+    with log_scope():  # APScheduler's threads are reused: no ids of a previous round
+        now = engine.clock()
+        for rid in engine.records.active_rids():
+            with job_context(rid=rid):
+                _reconcile_job(engine, rid, now)
+        engine.emit(engine.keys.inbox, kind="admit", payload="{}")
+        references.sweep(engine)  # expired reference videos/audios (every few minutes at most)
+
+
+def _reconcile_job(engine: Engine, rid: str, now: float) -> None:
     e = engine
-    now = e.clock()
-    for rid in e.records.active_rids():
-        job = e.records.get(rid)
-        if job is None:
-            e.records.forget_active(rid)
-            continue
-        state = job.job_state
-        if state == JobState.SUBMITTED and job.task_id:
-            if e.polls.planned(rid) is None:
-                log.info("reconcile: planning the missing look at %s", rid)
-                lifecycle.watch(e, job)
-        elif state == JobState.FINISHED and not e.records.is_sent(rid):
-            if now - job.finished_at > e.scaled(FINISHED_STALE, floor=2.0) and e.leases.holder("deliver", rid) is None:
-                e.emit(e.keys.deliver, rid=rid)  # delivery entry lost or stuck
-        elif state == JobState.FAILED and not e.records.is_sent(rid):
-            e.emit(e.keys.deliver, rid=rid)  # its explanation was never posted
-        elif state == JobState.QUEUED:
-            e.queue.enqueue(rid, job.user, job.pool)
-        elif state == JobState.STARTING and now - (job.admitted_at or now) > e.scaled(STARTING_STALE, floor=2.0) \
-                and e.leases.holder("start", rid) is None:
-            log.info("reconcile: redoing the interrupted start of %s", rid)
-            e.emit(e.keys.inbox, kind="start", payload=json.dumps({"rid": rid}))
-    e.emit(e.keys.inbox, kind="admit", payload="{}")
+    job = e.records.get(rid)
+    if job is None:
+        e.records.forget_active(rid)
+        return
+    state = job.job_state
+    if state == JobState.SUBMITTED and job.task_id:
+        if e.polls.planned(rid) is None:
+            log.info("reconcile: planning the missing look at %s", rid)
+            lifecycle.watch(e, job)
+    elif state == JobState.FINISHED and not e.records.is_sent(rid):
+        if now - job.finished_at > e.margin(FINISHED_STALE, floor=2.0) and e.leases.is_free("deliver", rid):
+            e.emit(e.keys.deliver, rid=rid)  # delivery entry lost or stuck
+    elif state == JobState.FAILED and not e.records.is_sent(rid):
+        e.emit(e.keys.deliver, rid=rid)  # its explanation was never posted
+    elif state == JobState.QUEUED:
+        e.queue.enqueue(rid, job.user, job.pool)
+    elif state == JobState.STARTING and now - (job.admitted_at or now) > e.margin(STARTING_STALE, floor=2.0) \
+            and e.leases.is_free("start", rid):  # free, or held by a dead predecessor of this node
+        log.info("reconcile: redoing the interrupted start of %s", rid)
+        e.emit(e.keys.inbox, kind="start", payload=json.dumps({"rid": rid}))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.messages import ark, cards, chat, info, jobs, requests, toasts
+from bot.messages import ark, cards, chat, doctor, info, jobs, requests, toasts
 from bot.messages import help as help_
 
 Entry = tuple[str, str]  # (en, zh)
@@ -27,6 +27,7 @@ SECTIONS: dict[str, Mapping[str, Entry]] = {
     "ark": ark.TEXT,
     "help": help_.TEXT,
     "info": info.TEXT,
+    "doctor": doctor.TEXT,
 }
 
 

@@ -24,6 +24,17 @@ TEXT: dict[str, tuple[str, str]] = {
         "or reply to it with `/video <what should happen>`.",
         "收到图片。要让它动起来，请发送图片时配文 `/视频 <画面内容>`，或回复这张图片 `/视频 <画面内容>`。",
     ),
+    "media_only_hint": (
+        "Got it. To use this video or voice message as a reference for a new video (Seedance 2.0), reply to it with "
+        "`/video --ref --model 2.0 <what should happen>`; add photos to that reply to use them too.",
+        "收到。要把这个视频或语音作为新视频的参考（Seedance 2.0），请回复它 "
+        "`/视频 --ref --model 2.0 <画面内容>`；也可以在回复中附上图片一起参考。",
+    ),
+    "media_needs_ref": (
+        "To use the video in your message as a reference, add --ref (Seedance 2.0): "
+        "`/video --ref --model 2.0 <what should happen>`.",
+        "要把消息中的视频作为参考，请加上 --ref（Seedance 2.0）：`/视频 --ref --model 2.0 <画面内容>`。",
+    ),
     "unsupported_message": (
         "I can't use {kind} messages. Send text such as `/video a kitten yawning`, or a photo with a "
         "`/video …` caption.",
@@ -94,8 +105,10 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "ref_without_images": (
         "--ref needs images: send photos with the caption `/video --ref <prompt>`, "
-        "or reply to a photo with it.",
-        "--ref 需要图片：请发送图片并配文 `/视频 --ref <画面内容>`，或用它回复一张图片。",
+        "or reply to a photo with it. On Seedance 2.0 a video or voice message works too: reply to it "
+        "with `/video --ref --model 2.0 <prompt>`.",
+        "--ref 需要图片：请发送图片并配文 `/视频 --ref <画面内容>`，或用它回复一张图片。"
+        "Seedance 2.0 也可以用视频或语音：回复它 `/视频 --ref --model 2.0 <画面内容>`。",
     ),
     "last_frame_needs_two": (
         "--last-frame needs two images (first and last frame); {count} given. Send two photos with the "

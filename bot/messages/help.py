@@ -88,8 +88,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "两张图片时第二张作为尾帧（默认即如此）",
     ),
     "help.flag.ref": (
-        "the photos are reference images, not frames (Seedance 2.0: 1-9 images)",
-        "图片作为参考图而不是首尾帧（Seedance 2.0：1-9 张）",
+        "the photos are reference images, not frames (Seedance 2.0: 0-9 images, plus up to 3 videos and "
+        "3 voice/audio messages you send or reply to)",
+        "图片作为参考图而不是首尾帧（Seedance 2.0：0-9 张图片，另可加最多 3 个视频和 3 段语音/音频，"
+        "随消息发送或回复它们）",
     ),
     "help.flag.expires": ("give up if not done within this time (1h-72h)", "超过该时间未完成则放弃（1h-72h）"),
     "help.flag.return-last-frame": ("also return the last frame as an image", "同时返回最后一帧图片"),
@@ -112,6 +114,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "help.example.refs": (
         "[photos] /video --ref --model 2.0 the two cats play together",
         "[多张图片] /视频 --ref --model 2.0 两只猫一起玩耍",
+    ),
+    "help.example.media_refs": (
+        "reply to a video or voice message (add photos if you like): /video --ref --model 2.0 the same dance on a beach",
+        "回复一个视频或语音（可附图片）：/视频 --ref --model 2.0 同样的舞蹈，在海滩上",
     ),
     "help.example.settings": (
         "/settings ratio=9:16 duration=8 audio=off",

@@ -8,9 +8,9 @@ from __future__ import annotations
 TEXT: dict[str, tuple[str, str]] = {
     # --- jobs, delivery and chat actions (bot.engine, handlers) -----------------------------
     "image_fetch_failed": (
-        "I couldn't download your image from the chat after several tries. Please send it again; nothing "
-        "was charged.",
-        "多次尝试后仍无法从聊天中下载你的图片，请重新发送；本次未扣费。",
+        "I couldn't download your image (or video, or voice message) from the chat after several tries. "
+        "Please send it again; nothing was charged.",
+        "多次尝试后仍无法从聊天中下载你的图片（或视频、语音），请重新发送；本次未扣费。",
     ),
     "parent_unreadable": (
         "I couldn't read the message you replied to. Send the photo again with `/video <prompt>` as its caption.",

@@ -95,6 +95,109 @@ TEXT: dict[str, tuple[str, str]] = {
         "Service tier {value} is unknown: use default or flex.",
         "未知的服务档位 {value}：可用 default 或 flex。",
     ),
+    # --- reference videos and audios (bot.spec, bot.reference_media; ark-api.md §2.2, §5.4) --------
+    "media_with_frames": (
+        "A reference video or voice message can't be combined with first/last frames: add --ref so the "
+        "photos are reference images too.",
+        "参考视频或语音不能与首帧/尾帧同时使用：请加上 --ref，让图片也作为参考图。",
+    ),
+    "audio_needs_visual": (
+        "A voice/audio reference needs at least one photo or video with it (Seedance 2.0 doesn't take "
+        "audio alone). Reply to the voice message with photos and the caption `/video --ref --model 2.0 …`.",
+        "语音/音频参考需要至少搭配一张图片或一个视频（Seedance 2.0 不支持只有音频）。"
+        "请回复这条语音，附上图片并配文 `/视频 --ref --model 2.0 …`。",
+    ),
+    "media_unsupported": (
+        "{model} can't use reference videos or audio. Models that can: {models} (e.g. `--model 2.0`).",
+        "{model} 不支持参考视频或音频。支持的模型：{models}（例如 `--model 2.0`）。",
+    ),
+    "too_many_ref_videos": (
+        "{model} takes at most {max} reference videos; {count} given.",
+        "{model} 最多支持 {max} 个参考视频，收到 {count} 个。",
+    ),
+    "too_many_ref_audios": (
+        "{model} takes at most {max} reference audios; {count} given.",
+        "{model} 最多支持 {max} 段参考音频，收到 {count} 段。",
+    ),
+    "ref_video_length": (
+        "Video {number} is {seconds} s long; a reference video must be {lo}–{hi} s. Trim it and send it again.",
+        "视频{number} 时长 {seconds} 秒；参考视频需在 {lo}–{hi} 秒之间，请剪辑后重新发送。",
+    ),
+    "ref_audio_length": (
+        "Audio {number} is {seconds} s long; a reference audio must be {lo}–{hi} s. Record a shorter "
+        "(or longer) one and send it again.",
+        "音频{number} 时长 {seconds} 秒；参考音频需在 {lo}–{hi} 秒之间，请重新录制后发送。",
+    ),
+    "ref_videos_total": (
+        "The {count} reference videos last {seconds} s together; the limit is {limit} s in total. Use fewer "
+        "or shorter clips.",
+        "{count} 个参考视频总时长 {seconds} 秒，总时长上限 {limit} 秒。请减少数量或使用更短的片段。",
+    ),
+    "ref_audios_total": (
+        "The {count} reference audios last {seconds} s together; the limit is {limit} s in total. Use fewer "
+        "or shorter ones.",
+        "{count} 段参考音频总时长 {seconds} 秒，总时长上限 {limit} 秒。请减少数量或使用更短的音频。",
+    ),
+    "ref_video_format": (
+        "Video {number} is {value}; a reference video must be an MP4 or MOV file (H.264 or H.265). "
+        "Convert it and send it again.",
+        "视频{number} 的格式是 {value}；参考视频需为 MP4 或 MOV（H.264 或 H.265 编码），请转换后重新发送。",
+    ),
+    "ref_video_codec": (
+        "Video {number} is encoded as {value}; a reference video must be H.264 or H.265. Re-export it "
+        "(e.g. as MP4/H.264) and send it again.",
+        "视频{number} 的编码是 {value}；参考视频需为 H.264 或 H.265，请重新导出（例如 MP4/H.264）后发送。",
+    ),
+    "ref_video_audio_codec": (
+        "The sound of video {number} is {value}; a reference video's sound must be AAC or MP3. Re-export it "
+        "(e.g. as MP4 with AAC sound) and send it again.",
+        "视频{number} 的音轨编码是 {value}；参考视频的声音需为 AAC 或 MP3，请重新导出（例如 MP4、AAC 音轨）后发送。",
+    ),
+    "ref_video_sides": (
+        "Video {number} is {width}×{height}; each side must be {lo}–{hi} px. Resize it and send it again.",
+        "视频{number} 为 {width}×{height}，每边需在 {lo}–{hi} 像素之间，请调整尺寸后重新发送。",
+    ),
+    "ref_video_pixels": (
+        "Video {number} is {width}×{height} ({pixels} pixels); a reference video must have {lo}–{hi} pixels "
+        "(about 640×640 to 4K). Resize it and send it again.",
+        "视频{number} 为 {width}×{height}（{pixels} 像素），参考视频的像素数需在 {lo}–{hi} 之间"
+        "（约 640×640 到 4K），请调整尺寸后重新发送。",
+    ),
+    "ref_video_aspect": (
+        "Video {number} is {width}×{height} (aspect {aspect}); its width/height must be between {lo} and {hi}. "
+        "Crop it and send it again.",
+        "视频{number} 为 {width}×{height}（宽高比 {aspect}），宽高比需在 {lo} 到 {hi} 之间，请裁剪后重新发送。",
+    ),
+    "ref_video_fps": (
+        "Video {number} runs at {fps} frames per second; a reference video must have {lo}–{hi} fps. "
+        "Re-export it (e.g. at 30 fps) and send it again.",
+        "视频{number} 的帧率是每秒 {fps} 帧；参考视频需为 {lo}–{hi} fps，请重新导出（例如 30 fps）后发送。",
+    ),
+    "ref_video_bytes": (
+        "Video {number} is {mb} MB; a reference video may be at most {limit} MB. Compress or trim it and send "
+        "it again.",
+        "视频{number} 大小为 {mb} MB，参考视频最大 {limit} MB，请压缩或剪辑后重新发送。",
+    ),
+    "ref_audio_bytes": (
+        "Audio {number} is {mb} MB; a reference audio may be at most {limit} MB. Send a shorter or smaller "
+        "file (WAV or MP3).",
+        "音频{number} 大小为 {mb} MB，参考音频最大 {limit} MB，请发送更短或更小的文件（WAV 或 MP3）。",
+    ),
+    "ref_video_unreadable": (
+        "Video {number} couldn't be read as a video ({detail}). Send it again as an MP4 (H.264) file.",
+        "视频{number} 无法作为视频读取（{detail}），请以 MP4（H.264）文件重新发送。",
+    ),
+    "ref_audio_unreadable": (
+        "Audio {number} couldn't be read as audio ({detail}). Send it again as a voice message, MP3 or WAV.",
+        "音频{number} 无法作为音频读取（{detail}），请以语音消息、MP3 或 WAV 重新发送。",
+    ),
+    "media_needs_public_url": (
+        "Reference videos and voice messages need a public URL: Seedance downloads them from the bot, so the "
+        "bot must be reachable from the internet. The admin has to set BOT_PUBLIC_URL (README: Admin). "
+        "Nothing was made or charged; photos work without it.",
+        "参考视频和语音需要公网地址：Seedance 会从机器人这里下载它们，机器人必须能从互联网访问。"
+        "请管理员设置 BOT_PUBLIC_URL（见 README 的 Admin 部分）。本次未生成、未扣费；图片参考不受影响。",
+    ),
     # --- images (bot.images) --------------------------------------------------------------
     "image_format": (
         "That image format ({value}) isn't accepted. Use JPEG, PNG, WebP, BMP, TIFF or GIF{extra}.",

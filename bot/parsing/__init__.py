@@ -14,7 +14,15 @@ modules `video`, `jobs`, `info`, `settings`, `account`, `help`); see `parser` fo
 from __future__ import annotations
 
 from bot.parsing.account import QuotaCommand
-from bot.parsing.events import CardAction, IncomingMessage, Mention, parse_card_action, parse_message_event
+from bot.parsing.events import (
+    Attachment,
+    CardAction,
+    IncomingMessage,
+    Mention,
+    content_attachments,
+    parse_card_action,
+    parse_message_event,
+)
 from bot.parsing.help import HelpCommand, commands_table, help_data, help_text
 from bot.parsing.info import ModelsCommand
 from bot.parsing.jobs import (
@@ -31,13 +39,21 @@ from bot.parsing.registry import CommandSpec, Invocation
 from bot.parsing.registry import commands as COMMANDS
 from bot.parsing.results import Command, Ignore, ParseResult, PlainCommand, Reply
 from bot.parsing.settings import SettingsCommand, coerce_defaults
-from bot.parsing.video import VideoCommand, image_source, parse_image_source, with_images
+from bot.parsing.video import (
+    VideoCommand,
+    file_source,
+    image_source,
+    parse_file_source,
+    parse_image_source,
+    with_images,
+)
 
 __all__ = [
     "APPROVE_RESOLUTIONS",
     "COMMANDS",
     "FLAGS",
     "ApproveCommand",
+    "Attachment",
     "CancelCommand",
     "CardAction",
     "Command",
@@ -60,11 +76,14 @@ __all__ = [
     "VideoCommand",
     "coerce_defaults",
     "commands_table",
+    "content_attachments",
+    "file_source",
     "help_data",
     "help_text",
     "image_source",
     "parse_card_action",
     "parse_command",
+    "parse_file_source",
     "parse_image_source",
     "parse_message_event",
     "render_reply",

@@ -33,6 +33,29 @@ class Mention:
     mentioned_type: str = ""  # "user" | "bot" | "" (not always sent)
 
 
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v")
+AUDIO_EXTENSIONS = (".mp3", ".wav", ".m4a", ".aac", ".ogg", ".opus", ".amr", ".flac")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A video, voice message or file of a message (feishu-api.md §1.4), as `--ref` can use it.
+
+    `kind`: "video" (a `media` message, a post's `media` element, a `file` named *.mp4/*.mov),
+    "audio" (an `audio` voice message, a `file` named *.mp3/*.wav/…) or "file" (anything else).
+    Downloaded with `GET /im/v1/messages/:id/resources/:file_key?type=file` (§5.7).
+    """
+
+    kind: str
+    file_key: str
+    file_name: str = ""
+    duration_ms: int = 0  # as Feishu states it; 0 = not stated
+
+    @property
+    def seconds(self) -> float | None:
+        return self.duration_ms / 1000 if self.duration_ms > 0 else None
+
+
 @dataclass(frozen=True)
 class IncomingMessage:
     """One received chat message, normalised. `text` is what a person would read, minus the bot's @."""
@@ -46,6 +69,7 @@ class IncomingMessage:
     message_type: str  # text | post | image | file | audio | media | sticker | ...
     text: str = ""
     image_keys: tuple[str, ...] = ()
+    attachments: tuple[Attachment, ...] = ()  # videos, voice messages, files (in order)
     mentions_bot: bool = False
     thread_id: str | None = None
     root_id: str | None = None
@@ -71,6 +95,7 @@ class IncomingMessage:
         """JSON-ready form (for queues and logs); `from_dict` reverses it."""
         data = asdict(self)
         data["image_keys"] = list(self.image_keys)
+        data["attachments"] = [asdict(a) for a in self.attachments]
         data["mentions"] = [asdict(m) for m in self.mentions]
         return data
 
@@ -79,6 +104,10 @@ class IncomingMessage:
         known = set(cls.__dataclass_fields__)
         values = {k: v for k, v in data.items() if k in known}
         values["image_keys"] = tuple(values.get("image_keys") or ())
+        values["attachments"] = tuple(
+            Attachment(**{k: v for k, v in a.items() if k in Attachment.__dataclass_fields__})
+            for a in values.get("attachments") or () if isinstance(a, Mapping)
+        )
         values["mentions"] = tuple(
             Mention(**{k: v for k, v in m.items() if k in Mention.__dataclass_fields__})
             for m in values.get("mentions") or ()
@@ -275,7 +304,52 @@ def _clean_join(text: str) -> str:
     return text.strip()
 
 
+def _file_kind(name: str) -> str:
+    low = name.lower()
+    if low.endswith(VIDEO_EXTENSIONS):
+        return "video"
+    if low.endswith(AUDIO_EXTENSIONS):
+        return "audio"
+    return "file"
+
+
+def _post_media(post: Mapping[str, Any]) -> list[Attachment]:
+    """The `media` elements (videos) of a post, in order."""
+    out: list[Attachment] = []
+    for paragraph in post.get("content") or []:
+        for elem in paragraph if isinstance(paragraph, list) else [paragraph]:
+            if isinstance(elem, dict) and _s(elem.get("tag")) == "media" and _s(elem.get("file_key")):
+                out.append(Attachment("video", _s(elem.get("file_key")), _s(elem.get("file_name")),
+                                      _int(elem.get("duration"))))
+    return out
+
+
 # --- public API ------------------------------------------------------------------------------------
+
+
+def content_attachments(message_type: str, content: Any) -> list[Attachment]:
+    """Videos, voice messages and files of a message's content (e.g. the parent of a reply).
+
+    `media`: `{"file_key", "image_key" (cover), "file_name", "duration" (ms)}`; `audio`:
+    `{"file_key", "duration"}`; `file`: `{"file_key", "file_name"}`; a `post` may hold `media`
+    elements (feishu-api.md §1.4).
+    """
+    content = _load_content(content)
+    body = _dict(content)
+    key = _s(body.get("file_key"))
+    if message_type == "media" and key:
+        return [Attachment("video", key, _s(body.get("file_name")), _int(body.get("duration")))]
+    if message_type == "audio" and key:
+        return [Attachment("audio", key, _s(body.get("file_name")), _int(body.get("duration")))]
+    if message_type == "file" and key:
+        name = _s(body.get("file_name"))
+        return [Attachment(_file_kind(name), key, name, _int(body.get("duration")))]
+    if message_type == "post":
+        post = _unwrap_post(content)
+        if post is not None:
+            return _post_media(post)
+    return []
+
 
 
 def content_image_keys(message_type: str, content: Any) -> list[str]:
@@ -318,6 +392,7 @@ def parse_message_event(event: Mapping[str, Any], *, bot_open_id: str = "") -> I
 
     text = ""
     images: list[str] = []
+    attachments = content_attachments(message_type, content)
     if message_type == "text":
         text = resolver.text(_s(_dict(content).get("text")))
     elif message_type == "post":
@@ -340,6 +415,7 @@ def parse_message_event(event: Mapping[str, Any], *, bot_open_id: str = "") -> I
         message_type=message_type,
         text=_clean_join(text),
         image_keys=tuple(images),
+        attachments=tuple(attachments),
         mentions_bot=any(_is_bot(m, bot_open_id) for m in mentions),
         thread_id=_opt(message.get("thread_id")),
         root_id=_opt(message.get("root_id")),

@@ -19,7 +19,7 @@ from bot.parsing.registry import CommandSpec, Invocation, commands
 from bot.parsing.results import Command, ParseResult
 
 EXAMPLES: tuple[str, ...] = tuple(f"help.example.{name}" for name in (
-    "text", "photo", "two_photos", "reply", "draft", "refs", "settings"))
+    "text", "photo", "two_photos", "reply", "draft", "refs", "media_refs", "settings"))
 _OPTION_TOPICS = frozenset({"options", "flags", "option", "flag", "参数", "选项"})
 _EXAMPLE_TOPICS = frozenset({"examples", "example", "例子", "示例", "举例"})
 

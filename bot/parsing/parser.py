@@ -93,6 +93,8 @@ def parse_command(
 
     if msg.message_type == "image":
         return Reply("image_only_hint", {}, reply_lang)
+    if msg.message_type in ("media", "audio", "file") and any(a.kind != "file" for a in msg.attachments):
+        return Reply("media_only_hint", {}, reply_lang)  # a video or voice: usable by a reply with --ref
     if msg.message_type not in ("text", "post"):
         return Reply("unsupported_message", {"kind": msg.message_type or "?"}, reply_lang)
     text = strip_leading_mentions(text, bot_names).strip()

@@ -5,6 +5,12 @@ Images: one = first frame, two = first + last frame, with --ref = reference imag
 its own uses the parent message's images, which only the worker can read: then the request is
 checked now as far as it can be, and `with_images` finishes it. The user's and the chat's
 defaults fill what the message leaves open, only where the model can take them.
+
+With --ref on the 2.0 series, videos and voice messages are references too (ark-api.md §2.2):
+the message's own (a post's video) and, for a reply, the parent's (a video, a voice message,
+an mp4/mp3/wav file). Sources are `feishu-file:<message_id>/<file_key>`; the worker downloads,
+checks and serves them (`bot.engine.references`). Without --ref a parent's video is not used
+(a `/video` reply to the bot's own video stays text-to-video, as before).
 """
 
 from __future__ import annotations
@@ -16,13 +22,15 @@ from typing import Any, ClassVar
 from bot import catalogue
 from bot.catalogue import ALL_RATIOS, RESOLUTIONS, Mode
 from bot.errors import SpecError
+from bot.parsing.events import Attachment
 from bot.parsing.grammar import parse_args
 from bot.parsing.options import DEFAULT_MODEL, model_id, model_label, ref_models
 from bot.parsing.registry import CommandSpec, Invocation
 from bot.parsing.results import Command, ParseResult, Reply
-from bot.spec import ImageInput, VideoSpec, resolve
+from bot.spec import ImageInput, MediaInput, VideoSpec, resolve
 
 FEISHU_IMAGE = "feishu-image:"
+FEISHU_FILE = "feishu-file:"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,7 +47,9 @@ class VideoCommand(Command):
     spec: VideoSpec
     draft: bool = False
     image_keys: tuple[str, ...] = ()
+    attachments: tuple[Attachment, ...] = ()  # the message's own videos/voice messages (used with --ref)
     use_parent_image: bool = False
+    use_parent_media: bool = False  # --ref in a reply: the parent's videos/voice messages join the references
     message_id: str = ""
     parent_id: str | None = None
     ref: bool = False  # images are reference images
@@ -62,11 +72,36 @@ def parse_image_source(source: str) -> tuple[str, str] | None:
     return (message_id, key) if sep and message_id and key else None
 
 
-def _assign_roles(sources: Sequence[str], *, ref: bool, last_frame: bool) -> tuple[ImageInput, ...]:
-    """One image = first frame, two = first + last, --ref = all reference images."""
+def file_source(message_id: str, file_key: str) -> str:
+    """The `MediaInput.source` of a video or voice message of a chat message (the worker fetches it)."""
+    return f"{FEISHU_FILE}{message_id}/{file_key}"
+
+
+def parse_file_source(source: str) -> tuple[str, str] | None:
+    """(message_id, file_key) of a `feishu-file:` source, else None."""
+    if not source.startswith(FEISHU_FILE):
+        return None
+    message_id, sep, key = source[len(FEISHU_FILE):].partition("/")
+    return (message_id, key) if sep and message_id and key else None
+
+
+def media_inputs(attachments: Sequence[Attachment], message_id: str) -> tuple[tuple[MediaInput, ...],
+                                                                            tuple[MediaInput, ...]]:
+    """(videos, audios) of a message's attachments; other files are not references."""
+    videos = tuple(MediaInput(file_source(message_id, a.file_key), a.seconds) for a in attachments
+                   if a.kind == "video")
+    audios = tuple(MediaInput(file_source(message_id, a.file_key), a.seconds) for a in attachments
+                   if a.kind == "audio")
+    return videos, audios
+
+
+def _assign_roles(sources: Sequence[str], *, ref: bool, last_frame: bool,
+                  media: bool = False) -> tuple[ImageInput, ...]:
+    """One image = first frame, two = first + last, --ref = all reference images (none: only next
+    to a reference video or audio)."""
     n = len(sources)
     if ref:
-        if n == 0:
+        if n == 0 and not media:
             raise SpecError("ref_without_images")
         return tuple(ImageInput(s, "reference_image") for s in sources)
     if last_frame and n != 2:
@@ -125,11 +160,17 @@ def apply_defaults(spec: VideoSpec, defaults: Mapping[str, Any], default_model: 
 
 
 def _build(request: VideoSpec, *, sources: Sequence[str], ref: bool, last_frame: bool,
-           defaults: Mapping[str, Any], default_model: str) -> VideoSpec:
-    """Images + defaults + catalogue validation; raises `SpecError` naming what is allowed."""
-    images = _assign_roles(sources, ref=ref, last_frame=last_frame)
-    spec = apply_defaults(request.replace(images=images), defaults, default_model)
+           defaults: Mapping[str, Any], default_model: str, videos: Sequence[MediaInput] = (),
+           audios: Sequence[MediaInput] = ()) -> VideoSpec:
+    """Images (+ reference videos/audios) + defaults + catalogue validation; raises `SpecError`
+    naming what is allowed."""
+    images = _assign_roles(sources, ref=ref, last_frame=last_frame, media=bool(videos or audios))
+    spec = apply_defaults(request.replace(images=images, videos=tuple(videos), audios=tuple(audios)),
+                          defaults, default_model)
     info = catalogue.get(spec.model or default_model)
+    if (videos or audios) and info is not None and Mode.REFERENCE in info.modes and not info.media_references:
+        capable = [m for m in ref_models() if m.media_references]
+        raise SpecError("media_unsupported", model=info.name, models=", ".join(model_label(m) for m in capable))
     if ref and info is not None and Mode.REFERENCE not in info.modes:
         capable = ref_models()
         raise SpecError("ref_unsupported", model=info.name,
@@ -138,18 +179,28 @@ def _build(request: VideoSpec, *, sources: Sequence[str], ref: bool, last_frame:
     return resolve(spec, default_model)
 
 
-def with_images(cmd: VideoCommand, image_keys: Sequence[str], *, message_id: str | None = None) -> VideoSpec:
+def with_images(cmd: VideoCommand, image_keys: Sequence[str], *, message_id: str | None = None,
+                parent_attachments: Sequence[Attachment] = ()) -> VideoSpec:
     """The validated spec once the images are known (for `use_parent_image`: the parent's keys).
 
     Keys become `feishu-image:<message_id>/<key>` sources (message_id defaults to the parent);
-    values that already are sources pass through. Raises `SpecError` (render it with
-    `err.render(cmd.lang)` or `Reply(err.code, err.params, cmd.lang)`). With no images at all the
-    request is read as text-to-video, which needs a prompt.
+    values that already are sources pass through. With --ref the message's own videos and voice
+    messages are references, and (`use_parent_media`) the parent's `parent_attachments` after
+    them. Raises `SpecError` (render it with `err.render(cmd.lang)` or `Reply(err.code,
+    err.params, cmd.lang)`). With no images at all the request is read as text-to-video, which
+    needs a prompt.
     """
     mid = message_id or cmd.parent_id or cmd.message_id
     sources = [k if k.startswith(FEISHU_IMAGE) else image_source(mid, k) for k in image_keys]
+    videos: tuple[MediaInput, ...] = ()
+    audios: tuple[MediaInput, ...] = ()
+    if cmd.ref:
+        videos, audios = media_inputs(cmd.attachments, cmd.message_id)
+        if cmd.parent_id and parent_attachments:
+            more_videos, more_audios = media_inputs(parent_attachments, cmd.parent_id)
+            videos, audios = videos + more_videos, audios + more_audios
     return _build(cmd.request, sources=sources, ref=cmd.ref, last_frame=cmd.last_frame,
-                  defaults=cmd.defaults, default_model=cmd.default_model)
+                  defaults=cmd.defaults, default_model=cmd.default_model, videos=videos, audios=audios)
 
 
 def _video(inv: Invocation) -> ParseResult:
@@ -167,15 +218,22 @@ def _video(inv: Invocation) -> ParseResult:
         return Reply("mixed_image_roles", {}, lang)
     request = VideoSpec(prompt=args.prompt or None, draft=True if draft else None, **options)
     keys = msg.image_keys
+    own = tuple(a for a in msg.attachments if a.kind in ("video", "audio"))
+    if own and not ref:
+        return Reply("media_needs_ref", {}, lang)
+    videos, audios = media_inputs(own, msg.message_id)
+    # --ref in a reply: the parent's videos and voice messages (read by the worker) join in.
+    use_parent_media = bool(ref and msg.parent_id)
     common: dict[str, Any] = {
         "lang": lang, "draft": draft, "image_keys": keys, "message_id": msg.message_id,
         "parent_id": msg.parent_id, "ref": ref, "last_frame": last_frame, "request": request,
-        "defaults": dict(defaults), "default_model": default_model,
+        "defaults": dict(defaults), "default_model": default_model, "attachments": own,
+        "use_parent_media": use_parent_media,
     }
     build: dict[str, Any] = {"ref": ref, "last_frame": last_frame, "defaults": defaults,
-                             "default_model": default_model}
+                             "default_model": default_model, "videos": videos, "audios": audios}
     if keys or not msg.parent_id:
-        if not keys:
+        if not keys and not own:
             if ref:
                 return Reply("ref_without_images", {}, lang)
             if last_frame:

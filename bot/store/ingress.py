@@ -112,6 +112,13 @@ class Ingress:
             value = value.decode("utf-8", "replace")
         return value or None
 
+    def has_room(self) -> bool:
+        """Whether a new event would be enqueued now: the inbox is below its bound (readiness).
+
+        Redis errors propagate: unreachable is not ready either.
+        """
+        return int(self._redis.xlen(self._keys.inbox)) < self._inbox_max
+
     def accept_event(
         self, event_id: str, message_id: str | None, kind: str, payload: Mapping[str, Any]
     ) -> bool:

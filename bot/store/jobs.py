@@ -91,8 +91,10 @@ class Job:
     cb_secret: str = ""
     card_id: str = ""  # the live job card's message_id
     card_patched_at: float = 0.0
+    card_updates: int = 0  # patches sent (the first card, a reply, is not counted)
     error_code: str = ""
     error_message: str = ""
+    error_fix: str = ""  # what to try, shown on the failed card
     model: str = ""
     resolution: str = ""
     ratio: str = ""

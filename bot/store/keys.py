@@ -21,7 +21,9 @@ Every other module gets its names from `Keys`, never by formatting strings.
     {p}:open:{uid}, {p}:spent:{day}:…          budgets (bot.store.quotas)
     {p}:lease:{name}:{rid}                     STRING  leases (bot.store.leases)
     {p}:polls / {p}:later                      ZSET    next looks, delayed work (bot.store.polls)
+    {p}:cards:bucket / :due / :pause                   card patches within Feishu's limits
     {p}:scheduler:leader                       STRING  the scheduler's leader lock
+    {p}:feishu:connection                      STRING  who holds the Feishu long connection (node|token)
     {p}:aps:jobs / {p}:aps:run_times                   APScheduler's job store
 """
 
@@ -125,6 +127,20 @@ class Keys:
         return f"{self.ns}:bymsg:{message_id}"
 
     @property
+    def card_bucket(self) -> str:
+        """HASH: the deployment's token bucket for card patches (bot.store.cards)."""
+        return f"{self.ns}:cards:bucket"
+
+    @property
+    def card_due(self) -> str:
+        """ZSET rid -> when its card should be patched."""
+        return f"{self.ns}:cards:due"
+
+    @property
+    def card_pause(self) -> str:
+        return f"{self.ns}:cards:pause"
+
+    @property
     def card_positions(self) -> str:
         """HASH rid -> the queue position its card shows (so only changed cards are patched)."""
         return f"{self.ns}:cardpos"
@@ -166,6 +182,7 @@ class Keys:
 
     @property
     def lease_pattern(self) -> str:
+        """SCAN pattern of every lease (the tests' "at rest" check: no lease left held)."""
         return f"{self.ns}:lease:*"
 
     @property
@@ -181,6 +198,11 @@ class Keys:
     @property
     def leader(self) -> str:
         return f"{self.ns}:scheduler:leader"
+
+    @property
+    def feishu_connection(self) -> str:
+        """The lease of the one process that keeps Feishu's long connection (FEISHU_CONNECTION=websocket)."""
+        return f"{self.ns}:feishu:connection"
 
     @property
     def aps_jobs(self) -> str:

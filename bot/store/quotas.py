@@ -23,6 +23,7 @@ from typing import cast
 
 import redis
 
+from bot.store.connection import is_out_of_memory
 from bot.store.jobs import JOB_TTL, Job, JobKeys, JobState, Pool
 
 DAY = 86400
@@ -82,9 +83,9 @@ redis.call('HSET', KEYS[1], 'state', 'queued', 'reservation', 'held', 'reserved_
            'reserved_day', ARGV[10])
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('INCRBY', KEYS[5], secs)
-redis.call('EXPIRE', KEYS[5], 259200)
+redis.call('EXPIRE', KEYS[5], @SPENT_TTL@)
 redis.call('INCRBY', KEYS[6], secs)
-redis.call('EXPIRE', KEYS[6], 259200)
+redis.call('EXPIRE', KEYS[6], @SPENT_TTL@)
 redis.call('SADD', KEYS[4], ARGV[3])
 redis.call('EXPIRE', KEYS[4], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
@@ -187,7 +188,7 @@ class Budgets:
     def __init__(self, r: redis.Redis, keys: JobKeys) -> None:
         self.r = r
         self.keys = keys
-        self._accept = r.register_script(_ACCEPT)
+        self._accept = r.register_script(_ACCEPT.replace("@SPENT_TTL@", str(SPENT_TTL)))
         self._finish = r.register_script(_FINISH)
         self._cancel = r.register_script(_CANCEL)
 
@@ -203,8 +204,10 @@ class Budgets:
                 limits.max_open, "1" if limits.admin else "0", day, *fields]
         try:
             return Acceptance(cast(str, self._accept(keys=keys, args=args)))
-        except redis.exceptions.OutOfMemoryError:
-            return Acceptance.FULL
+        except redis.RedisError as exc:
+            if is_out_of_memory(exc):
+                return Acceptance.FULL
+            raise
 
     def _finish_keys(self, rid: str) -> list[str] | None:
         user, day = cast(list[str | None], self.r.hmget(self.keys.job(rid), ["user", "reserved_day"]))

@@ -1,9 +1,14 @@
 """The web role's Flask app factory: verify, deduplicate, hand off through Redis, answer in ms.
 
+With FEISHU_CONNECTION=websocket the app has no POST /feishu/events (events arrive over the
+long connection, `bot.web.longconn`); it still serves /healthz, /metrics and Ark's callbacks.
+
 /metrics: with BOT_METRICS_TOKEN set it needs ``Authorization: Bearer <token>`` (401
 otherwise). With BOT_METRICS_PORT set it is not served here at all but on that port:
 by `bot.web.server.InProcessServer` under ``serve``, and by the gunicorn master
-(``when_ready`` in deploy/gunicorn.conf.py) under ``web``.
+(``when_ready`` in deploy/gunicorn.conf.py) under ``web``. It shows the app's webhook metrics,
+the process's own (`bot.metrics`: under ``serve`` the worker's and scheduler's too) and the
+engine gauges read from Redis; under gunicorn, the sum over every process (`bot.metrics`).
 
 Nothing here talks to Seedance, downloads files or waits on locks: Feishu gives
 a webhook 3 s before it redelivers (feishu-api.md §3), and peers that did slow
@@ -13,22 +18,27 @@ work in the request billed users twice. Everything is built inside
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from redis import Redis, RedisError
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from bot import metrics as process_metrics
 from bot.config import MissingSettingError, Settings
-from bot.store.connection import connect
+from bot.engine.metrics import EngineCollector
+from bot.health import Liveness, liveness_answer, readiness_answer
+from bot.logs import detach_lark_handlers
+from bot.store.connection import Client, StoreError, connect
 from bot.store.ingress import Ingress
 from bot.store.keys import Keys
+from bot.web.ark_callback import ark_blueprint
+from bot.web.feishu_events import feishu_blueprint
+from bot.web.media import media_blueprint
+from bot.web.metrics import WebMetrics
 
 log = logging.getLogger(__name__)
 
@@ -48,48 +58,6 @@ TOKEN_ONLY_HELP = (
     "strategy → Encrypt Key), or set FEISHU_ALLOW_TOKEN_ONLY=true to accept that risk."
 )
 
-_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-
-
-@dataclass(frozen=True)
-class WebMetrics:
-    """Prometheus metrics of one app, in its own registry so tests can build many apps."""
-
-    registry: CollectorRegistry
-    events: Counter
-    rejected: Counter
-    errors: Counter
-    deferred: Counter
-    callbacks: Counter
-    latency: Histogram
-
-    @classmethod
-    def create(cls) -> WebMetrics:
-        reg = CollectorRegistry(auto_describe=True)
-        return cls(
-            registry=reg,
-            events=Counter(
-                "bot_feishu_events", "Feishu deliveries answered 200, by outcome (accepted, duplicate, "
-                "dropped: sent by a bot, unaddressed: a group message not for the bot, ignored: an event "
-                "type not handled, refused: a card click refused with a toast, challenge).",
-                ["outcome"], registry=reg),
-            rejected=Counter(
-                "bot_feishu_rejected", "Requests refused with 4xx before anything was enqueued, by reason.",
-                ["reason"], registry=reg),
-            errors=Counter(
-                "bot_web_errors", "Our own failures answered 503 (Redis down), by route.",
-                ["route"], registry=reg),
-            deferred=Counter(
-                "bot_feishu_deferred", "Feishu deliveries answered 503 so Feishu redelivers later, by reason "
-                "(inbox_full, redis_oom, redis_error).",
-                ["reason"], registry=reg),
-            callbacks=Counter(
-                "bot_ark_callbacks", "Ark callback pushes, by outcome (known, unknown).",
-                ["outcome"], registry=reg),
-            latency=Histogram(
-                "bot_web_handling_seconds", "Time from request to response inside the app, by route.",
-                ["route"], buckets=_LATENCY_BUCKETS, registry=reg),
-        )
 
 
 def _quiet_lark_logger() -> None:
@@ -99,28 +67,15 @@ def _quiet_lark_logger() -> None:
     request details (and, at DEBUG, whole bodies) past the secret redaction of
     `bot.logs`. Drop it, let records propagate to the root handler, and never go below ERROR.
     """
-    from bot.logs import detach_lark_handlers
-
     lark_logger = logging.getLogger("Lark")
     detach_lark_handlers(lark_logger)
     if lark_logger.level < logging.ERROR:
         lark_logger.setLevel(logging.ERROR)
 
 
-def _authorized(token: str, header: str | None) -> bool:
-    """``Authorization: Bearer <token>``, compared in constant time; always true without a token."""
-    if not token:
-        return True
-    scheme, _, given = (header or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode("latin-1", "replace"), token.encode("utf-8"))
-
-
 def metrics_payload(registry: CollectorRegistry, token: str, authorization: str | None) -> tuple[int, bytes]:
     """(status, body) of a /metrics request: 401 without the bearer token when one is set."""
-    if not _authorized(token, authorization):
-        return 401, b"unauthorized\n"
-    return 200, generate_latest(registry)
+    return process_metrics.payload(registry, token, authorization)
 
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -129,36 +84,22 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 def metrics_wsgi_app(app: Flask) -> WSGIApp:
     """A WSGI app serving only GET /metrics of `app` (for BOT_METRICS_PORT), nothing else."""
     ext = app.extensions["seedance_bot"]
-    registry: CollectorRegistry = ext["metrics"].registry
-    token = ext["settings"].metrics_token.get_secret_value()
-
-    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") != "/metrics":
-            start_response("404 Not Found", [("Content-Type", "text/plain")])
-            return [b"not found\n"]
-        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-            start_response("405 Method Not Allowed", [("Content-Type", "text/plain"), ("Allow", "GET")])
-            return [b"method not allowed\n"]
-        status, body = metrics_payload(registry, token, environ.get("HTTP_AUTHORIZATION"))
-        if status == 401:
-            start_response("401 Unauthorized", [("Content-Type", "text/plain"),
-                                                ("WWW-Authenticate", "Bearer")])
-            return [body]
-        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))])
-        return [body]
-
-    return wsgi
+    return process_metrics.wsgi_app(ext["metrics"].registry, ext["settings"].metrics_token.get_secret_value())
 
 
-def create_app(settings: Settings, *, redis: Redis | None = None) -> Flask:
-    """Build the webhook app; `redis` defaults to a client on `settings.redis_url` with short timeouts."""
-    from bot.web.ark_callback import ark_blueprint
-    from bot.web.feishu_events import feishu_blueprint
+def create_app(settings: Settings, *, redis: Client | None = None, liveness: Liveness | None = None) -> Flask:
+    """Build the webhook app; `redis` defaults to a client on `settings.redis_url` with short timeouts.
 
-    if not (settings.feishu_encrypt_key.get_secret_value()
-            or settings.feishu_verification_token.get_secret_value()):
+    `liveness`: the loops of the process the app runs in (`serve`: its worker and scheduler),
+    reported by ``/livez``; without it ``/livez`` only proves that the app answers.
+    """
+    # Over the long connection (FEISHU_CONNECTION=websocket, bot.web.longconn) no event reaches
+    # this app: it serves no webhook, so it needs neither the Encrypt Key nor the token.
+    webhook = settings.feishu_connection == "webhook"
+    if webhook and not (settings.feishu_encrypt_key.get_secret_value()
+                        or settings.feishu_verification_token.get_secret_value()):
         raise MissingSettingError(FEISHU_AUTH_HELP)
-    if not settings.feishu_encrypt_key.get_secret_value() and not settings.feishu_allow_token_only:
+    if webhook and not settings.feishu_encrypt_key.get_secret_value() and not settings.feishu_allow_token_only:
         raise MissingSettingError(TOKEN_ONLY_HELP)
     if redis is None:
         if not settings.redis_url:
@@ -170,15 +111,15 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> Flask:
     client = redis
     ingress = Ingress(client, Keys(settings.redis_prefix), inbox_max=settings.inbox_max)
     metrics = WebMetrics.create()
-    from bot.engine.metrics import EngineCollector
-
     metrics.registry.register(EngineCollector(client, settings.redis_prefix))
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["seedance_bot"] = {"settings": settings, "ingress": ingress, "metrics": metrics}
-    app.register_blueprint(feishu_blueprint(settings, ingress, metrics))
+    if webhook:
+        app.register_blueprint(feishu_blueprint(settings, ingress, metrics))
     app.register_blueprint(ark_blueprint(ingress, metrics))
+    app.register_blueprint(media_blueprint(settings))  # chat videos/voice for Ark (Seedance 2.0 references)
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_: RequestEntityTooLarge) -> ResponseReturnValue:
@@ -187,13 +128,32 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> ResponseReturnValue:
-        """Liveness + readiness: without Redis this process can only answer 503."""
+        """Redis answers (kept for existing checks; probes use /livez and /readyz)."""
         try:
             client.ping()
-        except RedisError as exc:
+        except StoreError as exc:
             log.warning("healthz: redis unreachable: %s", type(exc).__name__)
             return jsonify(ok=False, error="redis unreachable"), 503
         return jsonify(ok=True)
+
+    @app.get("/livez")
+    def livez() -> ResponseReturnValue:
+        """Liveness: this process answers and its loops make progress. Never looks at Redis."""
+        status, body = liveness_answer(liveness)
+        return jsonify(body), status
+
+    def ready() -> str | None:
+        try:
+            return None if ingress.has_room() else "inbox full"
+        except StoreError as exc:
+            log.warning("readyz: redis unreachable: %s", type(exc).__name__)
+            return "redis unreachable"
+
+    @app.get("/readyz")
+    def readyz() -> ResponseReturnValue:
+        """Readiness: a Feishu event would be accepted and enqueued now (Redis up, inbox below its bound)."""
+        status, body = readiness_answer(ready)
+        return jsonify(body), status
 
     if not settings.metrics_port:
         # With BOT_METRICS_PORT set, /metrics lives on that port only (bot/web/server.py).

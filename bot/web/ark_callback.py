@@ -15,13 +15,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, jsonify, request
-from redis import RedisError
 
+from bot.store.connection import StoreError
 from bot.store.ingress import Ingress
 from bot.web import safe_json
 
 if TYPE_CHECKING:
-    from bot.web.app import WebMetrics
+    from bot.web.metrics import WebMetrics
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def ark_blueprint(ingress: Ingress, metrics: WebMetrics) -> Blueprint:
             body = None  # still a hint that something changed
         try:
             known = ingress.ark_callback(secret, body if isinstance(body, dict) else None)
-        except RedisError as exc:
+        except StoreError as exc:
             metrics.errors.labels("ark").inc()
             log.error("ark callback: could not enqueue (%s); answering 503", type(exc).__name__)
             return _json({"error": "temporarily unavailable"}, 503)

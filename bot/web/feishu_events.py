@@ -15,6 +15,8 @@ Every request goes through the same steps, and nothing is parsed before it is au
    AESCipher, parse the plaintext the same way.
 4. **Token** (constant time), then route on ``header.event_type``.
 
+Then `bot.web.intake` (shared with the long connection, ``FEISHU_CONNECTION=websocket``)
+filters, deduplicates through `Ingress` and picks the answer; this module maps it to HTTP.
 lark-oapi's `EventDispatcherHandler` is not used for requests: it parses (recursively,
 unbounded) before it verifies, and answers every failure with HTTP 500, which Feishu
 retries for hours.
@@ -42,96 +44,40 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import re
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeGuard
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, jsonify, request
 from lark_oapi.core.utils import AESCipher
-from redis import DataError, OutOfMemoryError, RedisError
 from werkzeug.exceptions import HTTPException
 
 from bot.config import Settings
-from bot.i18n import t
-from bot.parsing.normalize import IME_SLASH, SLASHES
-from bot.permissions import Access, Press
-from bot.store.ingress import InboxFull, Ingress
-from bot.web import safe_json
+from bot.store.ingress import Ingress
+from bot.web.intake import (
+    SUCCESS,
+    Answer,
+    Deferred,
+    FeishuIntake,
+    Refusal,
+    Refused,
+    envelope_header,
+    parse_envelope,
+)
 
 if TYPE_CHECKING:
-    from bot.web.app import WebMetrics
+    from bot.web.metrics import WebMetrics
 
 log = logging.getLogger(__name__)
 
-MESSAGE_EVENT = "im.message.receive_v1"
-CARD_EVENT = "card.action.trigger"
 TS_HEADER = "X-Lark-Request-Timestamp"
 NONCE_HEADER = "X-Lark-Request-Nonce"
 SIGNATURE_HEADER = "X-Lark-Signature"
-MAX_ID_LEN = 128  # ids become Redis key names; Feishu's are ~32-40 chars
 MAX_UNSIGNED_BYTES = 4096
 """An unsigned body (with an Encrypt Key set) can only be a challenge, ~100-250 bytes."""
 MAX_CHALLENGE_LEN = 512
-BOT_ID_CACHE_SECONDS = 300.0
-COMMAND_MARKS = SLASHES + IME_SLASH
 
-_ID = re.compile(rf"[\x21-\x7e]{{1,{MAX_ID_LEN}}}")  # printable ASCII, no spaces
-_EVENT_TYPE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
-
-SUCCESS = {"msg": "success"}
-
-
-def _toast(kind: str, code: str, lang: str, *, name: str = "") -> dict[str, Any]:
-    """A toast (`toast.<code>` of the catalogue) in the button's language, plus both languages so
-    the client can pick its own."""
-
-    def render(in_lang: str) -> str:
-        if code == "not_owner":
-            return t("toast.not_owner", in_lang, name=name or t("toast.requester", in_lang))
-        return t(f"toast.{code}", in_lang)
-
-    en, zh = render("en"), render("zh")
-    return {"toast": {
-        "type": kind,
-        "content": zh if lang == "zh" else en,
-        "i18n": {"zh_cn": zh, "en_us": en},
-    }}
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Why a request is turned away (4xx); `reason` is a metric label and a log word."""
-
-    status: int
-    reason: str
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.refusal = Refusal(status, reason)
-
-
-def _valid_id(value: object) -> TypeGuard[str]:
-    return isinstance(value, str) and _ID.fullmatch(value) is not None
-
-
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _mention_open_id(mention: Mapping[str, Any]) -> str:
-    """Events carry ``id`` as an object of ids; API responses as a string (feishu-api.md §1.3)."""
-    ident = mention.get("id")
-    if isinstance(ident, dict):
-        ident = ident.get("open_id")
-    return ident if isinstance(ident, str) else ""
-
-
-def _is_oom(exc: RedisError) -> bool:
-    return isinstance(exc, OutOfMemoryError) or str(exc).startswith("OOM")
+_DEFERRED_ANSWERS = {"inbox_full": "busy, retry later"}
 
 
 class FeishuWebhook:
@@ -141,13 +87,9 @@ class FeishuWebhook:
         self._encrypt_key = settings.feishu_encrypt_key.get_secret_value()
         self._token = settings.feishu_verification_token.get_secret_value()
         self._max_skew = settings.feishu_max_skew
-        self._inbox_max = settings.inbox_max
-        self._access = Access(admins=settings.admin_ids, allowlist=settings.allowlist_ids)
-        self._ingress = ingress
+        self._intake = FeishuIntake(settings, ingress, metrics)
         self._metrics = metrics
         self._cipher = AESCipher(self._encrypt_key) if self._encrypt_key else None
-        self._bot_id: str | None = None
-        self._bot_id_until = 0.0
 
     # --- the view ------------------------------------------------------------------------------
 
@@ -186,8 +128,10 @@ class FeishuWebhook:
             if self._encrypt_key and not signed:
                 return self._refuse(Refusal(401, "unsigned"))
             return self._event(doc, signed)
-        except _Refused as exc:
+        except Refused as exc:
             return self._refuse(exc.refusal)
+        except Deferred as exc:  # nothing written: Feishu redelivers a 503 later
+            return _json({"msg": _DEFERRED_ANSWERS.get(exc.reason, "temporarily unavailable, retry later")}, 503)
 
     def _refuse(self, refusal: Refusal) -> Response:
         self._metrics.rejected.labels(refusal.reason).inc()
@@ -195,8 +139,7 @@ class FeishuWebhook:
         return _json({"msg": refusal.reason}, refusal.status)
 
     def _answer(self, outcome: str, body: Mapping[str, Any] = SUCCESS) -> Response:
-        self._metrics.events.labels(outcome).inc()
-        return _json(body, 200)
+        return _respond(self._intake.answer(outcome, body))
 
     # --- verification --------------------------------------------------------------------------
 
@@ -236,17 +179,17 @@ class FeishuWebhook:
 
     def _open(self, body: bytes) -> dict[str, Any]:
         """The envelope as a dict: parsed, decrypted when ``{"encrypt": …}``, parsed again."""
-        doc = _parse(body)
+        doc = parse_envelope(body)
         if "encrypt" not in doc:
             return doc
         encrypted = doc["encrypt"]
         if not isinstance(encrypted, str) or not encrypted or self._cipher is None:
-            raise _Refused(400, "undecryptable")
+            raise Refused(400, "undecryptable")
         try:
             plaintext = self._cipher.decrypt_str(encrypted)
         except Exception:  # binascii.Error, ValueError (length, padding), UnicodeDecodeError
-            raise _Refused(400, "undecryptable") from None
-        return _parse(plaintext)
+            raise Refused(400, "undecryptable") from None
+        return parse_envelope(plaintext)
 
     # --- routing -------------------------------------------------------------------------------
 
@@ -269,141 +212,14 @@ class FeishuWebhook:
                 log.info("feishu: ignored a schema 1.0 event")
                 return self._answer("ignored")
             return self._refuse(Refusal(400, "invalid"))
-        header = doc.get("header")
-        if not isinstance(schema, str) or not isinstance(header, dict):
-            return self._refuse(Refusal(400, "malformed"))
+        header = envelope_header(doc)
         if not self._token_ok(header.get("token"), signed=signed):
             return self._refuse(Refusal(401, "bad_token"))
-        event_type = header.get("event_type")
-        if event_type == MESSAGE_EVENT:
-            return self._message(doc, header)
-        if event_type == CARD_EVENT:
-            return self._card(doc, header)
-        if not isinstance(event_type, str):
-            return self._refuse(Refusal(400, "malformed"))
-        # Authentic but not a type we subscribe to: 200, or Feishu retries it for 7 hours.
-        shown = event_type if _EVENT_TYPE.fullmatch(event_type) else "(unusual name)"
-        log.info("feishu: ignored event type %s", shown)
-        return self._answer("ignored")
-
-    def _message(self, doc: Mapping[str, Any], header: Mapping[str, Any]) -> Response:
-        """im.message.receive_v1 → one inbox entry (kind "message"), if it is for the bot."""
-        event = _dict(doc.get("event"))
-        message = _dict(event.get("message"))
-        event_id, message_id = header.get("event_id"), message.get("message_id")
-        if not _valid_id(event_id) or not _valid_id(message_id):
-            return self._refuse(Refusal(400, "malformed"))
-        sender = event.get("sender")
-        if not isinstance(sender, dict) or sender.get("sender_type") != "user":
-            # Our own replies (and other bots') must never become requests: no loops.
-            return self._answer("dropped")
-        if message.get("chat_type") != "p2p" and not self._addressed(message):
-            return self._answer("unaddressed")
-        payload = _stored(doc, header)
-        return self._enqueue(lambda: self._ingress.accept_event(event_id, message_id, "message", payload),
-                             SUCCESS)
-
-    def _addressed(self, message: Mapping[str, Any]) -> bool:
-        """Whether a group message is for the bot: it @mentions the bot (feishu-api.md §1.3, §1.5).
-
-        The bot's open_id is what the workers cached from GET /bot/v3/info. Until they
-        have, keep any message that mentions someone or holds a slash: the worker's
-        parser makes the final call, and losing a command is worse than storing a chat line.
-        """
-        raw = message.get("mentions")
-        mentions = [m for m in raw if isinstance(m, dict)] if isinstance(raw, list) else []
-        bot_id = self._bot_open_id()
-        if bot_id:
-            return any(_mention_open_id(m) == bot_id for m in mentions)
-        if mentions:
-            return True
-        content = message.get("content")
-        return isinstance(content, str) and any(mark in content for mark in COMMAND_MARKS)
-
-    def _bot_open_id(self) -> str | None:
-        now = time.monotonic()
-        if self._bot_id and now < self._bot_id_until:
-            return self._bot_id
-        try:
-            found = self._ingress.bot_open_id()
-        except RedisError:
-            return None  # the enqueue that follows will fail too, and answer 503
-        if found:
-            self._bot_id, self._bot_id_until = found, now + BOT_ID_CACHE_SECONDS
-        return found
-
-    def _card(self, doc: Mapping[str, Any], header: Mapping[str, Any]) -> Response:
-        """card.action.trigger → toast within 3 s; only the requester (or an admin) may act.
-
-        Our buttons carry ``{"a": action, "rid": request id, "owner": open_id,
-        "lang": "zh"|"en"}`` (optionally ``"owner_name"`` for the refusal text).
-        Clicks are always kept (no chat filter): they only ever come from our cards.
-        """
-        event_id = header.get("event_id")
-        if not _valid_id(event_id):
-            return self._refuse(Refusal(400, "malformed"))
-        event = _dict(doc.get("event"))
-        value = _dict(event.get("action")).get("value")
-        operator = _dict(event.get("operator")).get("open_id")
-        if not isinstance(operator, str):
-            operator = None
-        if not isinstance(value, dict):
-            value = {}
-        lang = "zh" if value.get("lang") == "zh" else "en"
-        if not (_valid_id(value.get("a")) and _valid_id(value.get("rid")) and _valid_id(value.get("owner"))):
-            return self._answer("refused", _toast("error", "stale_button", lang))
-        chat = _dict(event.get("context")).get("open_chat_id")
-        verdict = self._access.may_press(operator, chat if isinstance(chat, str) else None, value["owner"])
-        if verdict == Press.NOT_ALLOWED:
-            return self._answer("refused", _toast("error", "not_allowed", lang))
-        if verdict == Press.NOT_OWNER:
-            name = value.get("owner_name")
-            if isinstance(name, str) and 0 < len(name) <= 64:
-                return self._answer("refused", _toast("error", "not_owner", lang, name=name))
-            return self._answer("refused", _toast("error", "not_owner", lang))
-        payload = _stored(doc, header)
-        return self._enqueue(lambda: self._ingress.accept_card_action(event_id, payload),
-                             _toast("info", "working", lang))
-
-    def _enqueue(self, accept: Callable[[], bool], ok: Mapping[str, Any]) -> Response:
-        """One Ingress call → 200 (accepted/duplicate), or 503 when Redis cannot take it now."""
-        try:
-            fresh = accept()
-        except InboxFull:
-            self._metrics.deferred.labels("inbox_full").inc()
-            log.warning("feishu: inbox full (%d unprocessed entries, BOT_INBOX_MAX): answering 503, "
-                        "Feishu redelivers later; are the workers running?", self._inbox_max)
-            return _json({"msg": "busy, retry later"}, 503)
-        except DataError:
-            raise  # a bug of ours (a value Redis cannot take), not an outage: see view()
-        except RedisError as exc:
-            self._metrics.errors.labels("feishu").inc()
-            if _is_oom(exc):
-                self._metrics.deferred.labels("redis_oom").inc()
-                log.error("feishu: Redis is out of memory (maxmemory reached, noeviction refuses writes): "
-                          "answering 503, Feishu redelivers later; free memory or raise maxmemory")
-            else:
-                self._metrics.deferred.labels("redis_error").inc()
-                log.error("feishu: could not enqueue (%s); answering 503 so Feishu redelivers",
-                          type(exc).__name__)
-            return _json({"msg": "temporarily unavailable, retry later"}, 503)
-        return self._answer("accepted" if fresh else "duplicate", ok)
+        return _respond(self._intake.route(doc, header))
 
 
-def _parse(data: bytes | str) -> dict[str, Any]:
-    try:
-        doc = safe_json.loads(data)
-    except safe_json.BadJson as exc:
-        raise _Refused(400, "too_deep" if "deep" in exc.reason else "bad_body") from None
-    if not isinstance(doc, dict):
-        raise _Refused(400, "bad_body")
-    return doc
-
-
-def _stored(doc: Mapping[str, Any], header: Mapping[str, Any]) -> dict[str, Any]:
-    """What the inbox keeps: the envelope, minus the verification token (a secret)."""
-    return {"schema": doc.get("schema"), "header": {k: v for k, v in header.items() if k != "token"},
-            "event": doc.get("event")}
+def _respond(answer: Answer) -> Response:
+    return _json(answer.body, 200)
 
 
 def _json(body: Mapping[str, Any], status: int) -> Response:

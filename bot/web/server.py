@@ -21,6 +21,9 @@ import logging
 import threading
 from typing import Any
 
+from bot.metrics import mark_process_dead
+from bot.web.app import metrics_wsgi_app
+
 log = logging.getLogger(__name__)
 
 MAX_HEADER_BYTES = 32 * 1024
@@ -37,7 +40,7 @@ def _settings_of(app: Any) -> Any:
 
 class _Waitress:
     def __init__(self, wsgi: Any, *, host: str, port: int, threads: int, max_body: int, name: str) -> None:
-        from waitress.server import create_server
+        from waitress.server import create_server  # deferred: only `serve` and the demo use waitress
 
         self._name = name
         self._server = create_server(
@@ -63,7 +66,7 @@ class _Waitress:
         server's own close() leaves open keep-alive connections in its map, which
         kept the loop (and the port's clients) alive until they timed out.
         """
-        from waitress import wasyncore
+        from waitress import wasyncore  # deferred: see create_server above
 
         srv: Any = self._server
         if self._thread is not None and self._thread.is_alive():
@@ -78,13 +81,20 @@ class _Waitress:
 
 
 class MetricsServer(_Waitress):
-    """GET /metrics of a `create_app` app on its own port (BOT_METRICS_PORT), in a thread."""
+    """GET /metrics on its own port (BOT_METRICS_PORT), in a thread: of a `create_app` app, or
+    `wsgi` (`bot.metrics.wsgi_app`: a worker's or scheduler's)."""
 
-    def __init__(self, app: Any, *, host: str = "0.0.0.0", port: int) -> None:
-        from bot.web.app import metrics_wsgi_app
+    def __init__(self, app: Any = None, *, host: str = "0.0.0.0", port: int, wsgi: Any = None) -> None:
+        if wsgi is None:
+            wsgi = metrics_wsgi_app(app)
+        super().__init__(wsgi, host=host, port=port, threads=2, max_body=1024, name="metrics")
 
-        super().__init__(metrics_wsgi_app(app), host=host, port=port, threads=2, max_body=1024,
-                         name="metrics")
+
+class HealthServer(_Waitress):
+    """GET /livez and /readyz (`bot.health.health_wsgi_app`) on BOT_HEALTH_PORT, in a thread."""
+
+    def __init__(self, wsgi: Any, *, host: str = "0.0.0.0", port: int) -> None:
+        super().__init__(wsgi, host=host, port=port, threads=4, max_body=1024, name="health")
 
 
 class InProcessServer(_Waitress):
@@ -119,11 +129,9 @@ _master_metrics: MetricsServer | None = None
 def serve_metrics_from_gunicorn_master(server: Any) -> None:
     """gunicorn ``when_ready`` hook: serve /metrics on BOT_METRICS_PORT from the master process.
 
-    With ``preload_app`` the master holds the app built by `create_app`, so its registry
-    has the Redis-derived engine gauges (exact from any process). The per-request web
-    counters live in each worker process and the master handles no requests, so they
-    read zero on this port: to scrape those, leave BOT_METRICS_PORT unset and scrape
-    the main port with BOT_METRICS_TOKEN.
+    With ``preload_app`` the master holds the app built by `create_app`. Under `seedance-bot web`
+    every process writes its metrics to ``PROMETHEUS_MULTIPROC_DIR`` (`bot.metrics`), so this
+    port shows the sum over all worker processes, plus the Redis-derived engine gauges.
     """
     global _master_metrics
     app = server.app.wsgi()
@@ -142,3 +150,8 @@ def close_inherited_metrics_socket(_server: Any = None, _worker: Any = None) -> 
             _master_metrics._server.socket.close()
         except Exception:  # best effort in a fresh child
             pass
+
+
+def forget_dead_worker(_server: Any, worker: Any) -> None:
+    """gunicorn ``child_exit`` hook (in the master): a dead worker's live gauges leave the sum."""
+    mark_process_dead(worker.pid)

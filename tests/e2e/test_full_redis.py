@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 import redis
+from chat import ark_config, strings, tasks_with, thread, wait_card, wait_text
 from stack import Stack, free_port, wait_until
 
 from sim.redis_server import RedisServer
-
-from .test_conversations import ark_config, strings, tasks_with, thread, wait_card, wait_text
 
 pytestmark = pytest.mark.slow
 

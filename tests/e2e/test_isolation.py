@@ -16,12 +16,7 @@ from typing import Any
 
 import pytest
 import requests
-from stack import APP_ID, ENCRYPT_KEY, VERIFICATION_TOKEN, Stack, wait_until
-
-from bot.store.jobs import message_rid
-from sim import feishu_events as ev
-
-from .test_conversations import (
+from chat import (
     ADA,
     ALICE,
     BOB,
@@ -37,8 +32,18 @@ from .test_conversations import (
     thread,
     wait_card,
 )
+from stack import APP_ID, ENCRYPT_KEY, VERIFICATION_TOKEN, Stack, wait_until
 
-pytestmark = pytest.mark.slow
+from bot.store.jobs import message_rid
+from sim import feishu_events as ev
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e-isolation")]
+
+
+@pytest.fixture
+def stack(shared_stack: Stack) -> Stack:
+    """One stack for the module (e2e/conftest.py), reset before each test: each starts its own bot."""
+    return shared_stack
 
 CHAT_A = "oc_iso_team_a"  # Alice's team
 CHAT_B = "oc_iso_team_b"  # somewhere Alice's jobs were never asked for

@@ -22,11 +22,7 @@ from typing import Any
 import pytest
 import redis
 import requests
-from stack import Stack, wait_until
-
-from bot.store.jobs import JobKeys, JobRecords, message_rid
-
-from .test_conversations import (
+from chat import (
     ALICE,
     BOB,
     WAIT,
@@ -44,8 +40,17 @@ from .test_conversations import (
     wait_info_card,
     wait_text,
 )
+from stack import Stack, wait_until
 
-pytestmark = pytest.mark.slow
+from bot.store.jobs import JobKeys, JobRecords, message_rid
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e-spend")]
+
+
+@pytest.fixture
+def stack(shared_stack: Stack) -> Stack:
+    """One stack for the module (e2e/conftest.py), reset before each test: each starts its own bot."""
+    return shared_stack
 
 CHAT_A = "oc_spend_team_a"
 CHAT_B = "oc_spend_team_b"

@@ -1,8 +1,10 @@
 """The job engine end to end, per generation mode and failure path.
 
-Every part is a separate process (Ark and Feishu simulators, the bot's `serve`
-role) sharing a real redis-server; the assertions read what the simulators
-recorded: the create bodies Ark received and the messages Feishu holds.
+The in-process tier (tests/flows/conftest.py): the bot's roles as threads of this process, both
+simulators on loopback, a real Redis; the assertions read what the simulators recorded: the create
+bodies Ark received, the messages Feishu holds and the replies the bot POSTed. "Exactly one" is
+counted once the bot is at rest (no open job, no waiting entry, no lease, no planned retry), never
+after a sleep.
 """
 
 from __future__ import annotations
@@ -10,18 +12,15 @@ from __future__ import annotations
 import base64
 import io
 import re
-import time
 from typing import Any
 
 import av
-import pytest
 import requests
+from chat import posts
 from PIL import Image
 from stack import Stack, wait_until
 
-pytestmark = pytest.mark.slow
-
-WAIT = 60  # seconds; a video takes about one second at the simulator's 60x speed
+WAIT = 60  # seconds; an upper bound against hangs (a video takes well under a second here)
 
 _SHRUNK = re.compile(r"^(?P<head>.*)\.\.\.\((?P<n>\d+) chars\)$", re.S)
 
@@ -39,9 +38,9 @@ def wait_media(stack: Stack, source_id: str) -> dict[str, Any]:
     return media[0]
 
 
-def settle(stack: Stack, seconds: float = 2.0) -> None:
-    """Give a (wrong) second reply time to show up before counting replies."""
-    time.sleep(seconds)
+def settle(stack: Stack) -> None:
+    """Before counting replies: the bot is at rest, so nothing it could still post is pending."""
+    stack.at_rest()
 
 
 def video_size(stack: Stack, media_reply: dict[str, Any]) -> tuple[int, int]:
@@ -111,7 +110,7 @@ def test_photo_with_caption_becomes_first_frame_video(stack: Stack) -> None:
     assert (w, h) == (task["width"], task["height"])
     assert abs(w / h - 4 / 3) < 0.02
     settle(stack)
-    assert len(replies_to(stack, source, "media")) == 1
+    assert len(replies_to(stack, source, "media")) == 1 and posts(stack, source, "media") == 1
     assert len(stack.ark_tasks()) == 1
 
 
@@ -131,7 +130,7 @@ def test_two_photos_become_first_and_last_frame(stack: Stack) -> None:
     assert_data_url_of(items[0]["image_url"]["url"], first)
     assert_data_url_of(items[1]["image_url"]["url"], last)
     settle(stack)
-    assert len(replies_to(stack, source, "media")) == 1
+    assert len(replies_to(stack, source, "media")) == 1 and posts(stack, source, "media") == 1
 
 
 def test_reply_to_an_image_uses_the_parents_image_as_first_frame(stack: Stack) -> None:
@@ -153,7 +152,9 @@ def test_reply_to_an_image_uses_the_parents_image_as_first_frame(stack: Stack) -
     assert len(items) == 1 and items[0]["role"] == "first_frame"
     assert_data_url_of(items[0]["image_url"]["url"], original)
     assert reply["chat_type"] == "p2p"
-    assert len(replies_to(stack, sent["message_id"], "media")) == 1
+    settle(stack)
+    assert len(replies_to(stack, sent["message_id"], "media")) == 1 and posts(stack, sent["message_id"], "media") == 1
+    assert posts(stack, image_id, "text") == 1, "one hint for the image alone"
 
 
 # --- failures --------------------------------------------------------------------------------------
@@ -164,10 +165,11 @@ def _failed_request(stack: Stack, prompt: str) -> tuple[str, dict[str, Any]]:
     stack.start_bot()
     sent = stack.send(prompt)
     source = sent["message_id"]
-    texts = wait_until(lambda: replies_to(stack, source, "text"), WAIT, what="an explanation reply")
+    wait_until(lambda: replies_to(stack, source, "text"), WAIT, what="an explanation reply")
     settle(stack)
     texts = replies_to(stack, source, "text")
     assert len(texts) == 1, [t["text"] for t in texts]
+    assert posts(stack, source, "text") == 1, "one explanation, posted once"
     assert not replies_to(stack, source, "media")
     assert not stack.bot_messages("media")
     return source, texts[0]
@@ -224,3 +226,4 @@ def test_without_callbacks_polling_alone_delivers(stack: Stack) -> None:
     assert callbacks == [], "Ark sent no callbacks: the videos were found by polling"
     settle(stack)
     assert len(stack.bot_messages("media")) == 2
+    assert [posts(stack, s["message_id"], "media") for s in sent] == [1, 1]

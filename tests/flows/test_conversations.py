@@ -1,176 +1,45 @@
-"""Whole conversations: users talk to the bot through the Feishu simulator, the bot (a separate
-process) talks to the Ark simulator. Every assertion is about what the simulators recorded:
-messages and card versions in Feishu, tasks and create bodies in Ark.
+"""Whole conversations: users talk to the bot through the Feishu simulator, the bot talks to the Ark
+simulator. Every assertion is about what the simulators recorded: messages and card versions in
+Feishu, tasks and create bodies in Ark.
 
-"Nothing happened" is proved with a barrier, never with a sleep: `settled()` waits until the
-workers have acknowledged every inbox entry (Redis consumer group: no lag, nothing pending).
+The in-process tier (tests/flows/conftest.py): the bot's roles (web, worker, scheduler) run as
+threads of the test process, built as `seedance-bot serve` builds them, against both simulators
+on loopback and a real Redis. "Nothing happened" is proved with a barrier, never with a sleep:
+`settled()` waits until the workers have acknowledged every inbox entry.
 """
 
 from __future__ import annotations
 
 import re
 import signal
-from collections.abc import Callable
-from typing import Any
 
-import pytest
 import redis
-import requests
+from chat import (
+    ADA,
+    ALICE,
+    BOB,
+    WAIT,
+    actions,
+    ark_config,
+    button_values,
+    first_frames,
+    header,
+    in_thread,
+    job_cards,
+    make_video,
+    message,
+    prompt_of,
+    replies,
+    restart_worker,
+    settled,
+    strings,
+    tasks_with,
+    thread,
+    wait_card,
+    wait_info_card,
+    wait_text,
+)
 from stack import Stack, wait_until
-
-pytestmark = pytest.mark.slow
-
-ALICE = {"open_id": "ou_alice", "name": "Alice"}
-BOB = {"open_id": "ou_bob", "name": "Bob"}
-ADA = {"open_id": "ou_ada", "name": "Ada"}  # an admin where BOT_ADMINS says so
-WAIT = 90.0
-
-
-# --- reading what the simulators recorded ------------------------------------------------------------
-
-
-def ark_config(stack: Stack, **changes: Any) -> dict[str, Any]:
-    base = stack.ark_url.rsplit("/api/v3", 1)[0]
-    resp = requests.post(f"{base}/__sim__/config", json=changes, timeout=30)
-    resp.raise_for_status()
-    return dict(resp.json())
-
-
-def in_thread(message: dict[str, Any], source_id: str) -> bool:
-    return source_id in (message.get("parent_id"), message.get("root_id"))
-
-
-def thread(stack: Stack, source_id: str, msg_type: str | None = None) -> list[dict[str, Any]]:
-    """The bot's messages in the thread of `source_id`, oldest first."""
-    return [m for m in stack.bot_messages(msg_type) if in_thread(m, source_id)]
-
-
-def replies(stack: Stack, message_id: str, msg_type: str | None = None) -> list[dict[str, Any]]:
-    """The bot's direct replies to one message."""
-    return [m for m in stack.bot_messages(msg_type) if m.get("parent_id") == message_id]
-
-
-def strings(card: Any) -> str:
-    """Every text of a card (header, markdown, button labels), one per line."""
-    out: list[str] = []
-
-    def walk(x: Any) -> None:
-        if isinstance(x, dict):
-            for k, v in x.items():
-                if k == "content" and isinstance(v, str):
-                    out.append(v)
-                else:
-                    walk(v)
-        elif isinstance(x, list):
-            for item in x:
-                walk(item)
-
-    walk(card)
-    return "\n".join(out)
-
-
-def header(card: dict[str, Any]) -> str:
-    return str(((card.get("header") or {}).get("title") or {}).get("content", ""))
-
-
-def button_values(card: Any) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-
-    def walk(x: Any) -> None:
-        if isinstance(x, dict):
-            if x.get("tag") == "button":
-                for b in x.get("behaviors") or []:
-                    if isinstance(b, dict) and b.get("type") == "callback":
-                        found.append(dict(b.get("value") or {}))
-            for v in x.values():
-                walk(v)
-        elif isinstance(x, list):
-            for item in x:
-                walk(item)
-
-    walk(card)
-    return found
-
-
-def actions(card: Any) -> list[str]:
-    return [str(v.get("a")) for v in button_values(card)]
-
-
-def message(stack: Stack, message_id: str) -> dict[str, Any]:
-    return next(m for m in stack.messages() if m["message_id"] == message_id)
-
-
-def job_cards(stack: Stack, source_id: str) -> list[dict[str, Any]]:
-    """Job cards answering `source_id` (the first interactive reply per job), oldest first."""
-    return [m for m in replies(stack, source_id, "interactive")]
-
-
-def wait_card(stack: Stack, source_id: str, check: Callable[[dict[str, Any]], bool], what: str,
-              index: int = 0, timeout: float = WAIT) -> dict[str, Any]:
-    """Wait until the `index`-th card replying to `source_id` satisfies `check` (on its latest content)."""
-    def look() -> dict[str, Any] | None:
-        cards = job_cards(stack, source_id)
-        if len(cards) > index and check(cards[index]["content"]):
-            return cards[index]
-        return None
-
-    return dict(wait_until(look, timeout, what=what))
-
-
-def wait_text(stack: Stack, source_id: str, pattern: str, what: str) -> dict[str, Any]:
-    rx = re.compile(pattern, re.S)
-    return dict(wait_until(lambda: next((m for m in replies(stack, source_id, "text")
-                                         if rx.search(m.get("text") or "")), None), WAIT, what=what))
-
-
-def wait_info_card(stack: Stack, source_id: str, pattern: str, what: str) -> dict[str, Any]:
-    rx = re.compile(pattern, re.S)
-    return dict(wait_until(lambda: next((m for m in replies(stack, source_id, "interactive")
-                                         if rx.search(strings(m["content"]))), None), WAIT, what=what))
-
-
-def settled(stack: Stack, timeout: float = 60.0) -> None:
-    """Barrier: the workers have acknowledged every entry of the inbox (nothing lagging or pending)."""
-    r = redis.Redis.from_url(stack.redis_url, decode_responses=True)
-
-    def idle() -> bool:
-        try:
-            groups = r.xinfo_groups("{bot}:inbox")
-        except redis.ResponseError:
-            return False
-        return bool(groups) and all(int(g.get("pending") or 0) == 0 and int(g.get("lag") or 0) == 0
-                                    for g in groups)
-
-    wait_until(idle, timeout, what="the workers to drain the inbox")
-
-
-def texts_of(content: list[dict[str, Any]]) -> list[str]:
-    return [str(c.get("text")) for c in content if c.get("type") == "text"]
-
-
-def first_frames(content: list[dict[str, Any]]) -> list[str]:
-    return [str(c["image_url"]["url"]) for c in content
-            if c.get("type") == "image_url" and c.get("role") == "first_frame"]
-
-
-def prompt_of(task: dict[str, Any]) -> str:
-    return " ".join(texts_of(task["body"].get("content") or []))
-
-
-def tasks_with(stack: Stack, words: str) -> list[dict[str, Any]]:
-    return [t for t in stack.ark_tasks() if words in prompt_of(t)]
-
-
-def restart_worker(stack: Stack) -> None:
-    stack.spawn("bot-worker", ["worker"], stack.bot_environment())
-
-
-def make_video(stack: Stack, text: str, user: dict[str, str] = ALICE, **kw: Any) -> tuple[str, dict[str, Any]]:
-    """Send a request and wait for its video; returns (source message id, the media reply)."""
-    src = stack.send(text, user=user, **kw)["message_id"]
-    media = wait_until(lambda: thread(stack, src, "media"), WAIT, what=f"the video of {text!r}")
-    return src, media[0]
-
 
 # --- 1. draft, then approve ------------------------------------------------------------------------------
 
@@ -222,13 +91,12 @@ def test_draft_then_approve_only_by_requester_and_only_once(stack: Stack) -> Non
     assert final["resolution"] == "720p"
     assert len(videos) == 2 and in_thread(videos[1], src)
     # the draft's card followed: approved, with the other resolution still offered
-    draft_card = message(stack, card["message_id"])["content"]
-    assert "Approved at 720p" in strings(draft_card)
+    draft_card = wait_card(stack, src, lambda c: "Approved at 720p" in strings(c), "the draft's card")["content"]
     assert "approve_720p" not in actions(draft_card)
     # the final has its own live card in the same thread, and it finished
-    cards = job_cards(stack, src)
-    assert len(cards) == 2
-    assert header(cards[1]["content"]).startswith("✅"), header(cards[1]["content"])
+    # (cards are patched by the workers' card flusher, a moment after the video: wait for it)
+    wait_card(stack, src, lambda c: header(c).startswith("✅"), "the final's card done", index=1)
+    assert len(job_cards(stack, src)) == 2
 
     # Approving 720p again, now by text, does nothing twice either.
     again = stack.send("/approve 720p", parent_id=draft_video[0]["message_id"])["message_id"]
@@ -279,7 +147,7 @@ def test_approve_1080p_by_replying_to_the_draft_video(stack: Stack) -> None:
                what="the rerolled final")
     reroll = stack.ark_tasks()[2]
     assert prompt_of(reroll) == "waves at sunset"
-    assert reroll["body"].get("draft") in (None, False)
+    assert "draft" not in reroll["body"]  # not a draft: the field is left out
     assert reroll["body"]["resolution"] == "1080p" and reroll["body"]["ratio"] == "9:16"
     # A fresh random seed (the bot draws it, so the task can be told apart: bot.engine.fingerprint).
     assert reroll["body"]["seed"] >= 0 and reroll["body"]["seed"] != draft_task["api"]["seed"]
@@ -503,7 +371,7 @@ def test_every_user_default_reaches_the_create_body_and_reset_undoes_it(stack: S
     wait_until(lambda: thread(stack, src, "media"), WAIT, what="the draft video")
     body = tasks_with(stack, "a quiet lake")[0]["body"]
     assert body.get("draft") is True
-    assert body.get("service_tier") in (None, "default")
+    assert "service_tier" not in body  # never flex: the default tier, by leaving the field out
 
     # A default model without drafts: /video uses it, /draft picks the model that makes drafts.
     s = stack.send("/settings model=1.0-pro")["message_id"]
@@ -518,8 +386,8 @@ def test_every_user_default_reaches_the_create_body_and_reset_undoes_it(stack: S
     make_video(stack, "/video a quiet road")
     task = tasks_with(stack, "a quiet road")[0]
     assert task["model"] == "seedance-1-5-pro-251215"
-    assert task["body"].get("service_tier") in (None, "default")
-    assert task["body"].get("resolution") in (None, "720p")
+    assert "service_tier" not in task["body"]  # the default tier again
+    assert task["body"]["resolution"] == "720p"  # the built-in default again
 
 
 def test_chat_defaults_by_admin_only(stack: Stack) -> None:
