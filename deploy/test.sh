@@ -44,4 +44,4 @@ fi
 # The suite in parallel (pytest-xdist): each worker has its own redis-server and free ports; the
 # tests of a module that share one stack are one xdist_group (--dist loadgroup). PYTEST_WORKERS=0
 # runs it in this one process.
-exec .venv/bin/pytest -n "${PYTEST_WORKERS:-4}" --dist loadgroup "$@"
+exec .venv/bin/pytest -n "${PYTEST_WORKERS:-4}" --dist loadgroup --durations=15 "$@"

@@ -346,10 +346,21 @@ class LocalStack:
 
     # --- running and stopping -----------------------------------------------------------------
 
-    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        """Signal process `name` (SIGKILL: a crash) and wait for it; it is forgotten."""
+    def kill(self, name: str, sig: int = signal.SIGKILL, *, group: bool = False) -> None:
+        """Signal process `name` (SIGKILL: a crash) and wait for it; it is forgotten.
+
+        `group`: its whole process group (it runs in a session of its own), as a container's or a
+        systemd unit's end takes gunicorn's workers with their master; signalled alone, the workers
+        keep answering for a moment after the master died.
+        """
         proc = self.procs.pop(name)
-        proc.send_signal(sig)
+        if group:
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                pass
+        else:
+            proc.send_signal(sig)
         proc.wait(30)
 
     def check_running(self) -> None:

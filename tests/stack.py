@@ -228,10 +228,10 @@ class Stack(LocalStack):
         self.threads[name] = roles
         return roles
 
-    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+    def kill(self, name: str, sig: int = signal.SIGKILL, *, group: bool = False) -> None:
         """`LocalStack.kill`; a thread-mode role can only be drained (SIGTERM/SIGINT), not crashed."""
         if name not in self.threads:
-            super().kill(name, sig)
+            super().kill(name, sig, group=group)
             return
         if sig not in (signal.SIGTERM, signal.SIGINT):
             raise StackError(f"{name} runs in threads: it can be stopped (SIGTERM), not crashed; "

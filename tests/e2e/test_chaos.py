@@ -80,7 +80,10 @@ class Chaos:
         self.stack.spawn(name, [role], env)
 
     def kill_and_restart(self, name: str) -> None:
-        self.stack.kill(name, signal.SIGKILL)
+        # The whole unit, as a container or systemd ends it: a gunicorn worker outliving its killed
+        # master answers /healthz for a moment, and the next wave would be pushed into the gap
+        # before the new web listens (Feishu re-pushes only after 15 s, then 5 min).
+        self.stack.kill(name, signal.SIGKILL, group=True)
         self.kills[name.split("-")[1] if "-" in name else name] += 1
         role, env = self.roles[name]
         self.stack.spawn(name, [role], env)
@@ -108,9 +111,13 @@ class Chaos:
         return sum(1 for j in self.jobs() if j.get("state") == "done")
 
 
+PUSHED: dict[str, Any] = {}  # message id -> how the simulator's first push of it went (for a failure's message)
+
+
 def send(stack: Stack, i: int) -> tuple[str, str]:
     sent = stack.send(f"/video a paper lantern drifting {tag(i)}", user=USERS[i % len(USERS)],
                       chat_id=CHATS[i % len(CHATS)])
+    PUSHED[str(sent["message_id"])] = {k: sent.get(k) for k in ("event_id", "status", "error", "latency_ms")}
     return str(sent["message_id"]), tag(i)
 
 
@@ -215,8 +222,10 @@ def test_chaos_every_request_gets_exactly_its_own_video(tmp_path: Path) -> None:
                        what="a video for every request")
         except AssertionError:
             replies = media_replies(stack)
-            lost = {sources[m]: chaos.r.hgetall(f"{PREFIX}:job:m-{m}") for m in sources if not replies.get(m)}
-            raise AssertionError(f"no video for {len(lost)} of {len(sources)} requests: {lost}") from None
+            lost = {sources[m]: (chaos.r.hgetall(f"{PREFIX}:job:m-{m}"), PUSHED.get(m))
+                    for m in sources if not replies.get(m)}
+            raise AssertionError(f"no video for {len(lost)} of {len(sources)} requests (job, push): {lost}; "
+                                 f"inbox length {chaos.r.xlen(f'{PREFIX}:inbox')}") from None
         stop.set()
         other.join(10)
         _settle(chaos)
