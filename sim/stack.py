@@ -35,7 +35,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -406,6 +406,13 @@ class LocalStack:
 
     def log_tail(self, name: str, chars: int = 3000) -> str:
         return self.log(name)[-chars:]
+
+    def print_logs(self, names: Iterable[str], chars: int = 4000) -> None:
+        """The tail of each named process's log, for a failed test's output (pytest shows it then)."""
+        for name in names:
+            text = self.log(name)
+            if text:
+                print(f"----- {name} log (tail) -----\n{text[-chars:]}")
 
     # --- the users' side, through the Feishu simulator -----------------------------------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
@@ -171,6 +172,18 @@ CLIP_TAG = re.compile(r"\bclip-(?P<user>u\d+)-(?P<n>\d+)\b")
 def clip_prompt(user: str, n: int) -> str:
     """A request whose Ark task can be traced back to (user, n) by its prompt."""
     return f"/video a lantern floating up, clip-{user}-{n}"
+
+
+def send_clips(stack: Stack, wanted: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """Send `clip_prompt(user, n)` for each (user, n) at once, each from its user; -> source message id."""
+
+    def one(req: tuple[str, int]) -> tuple[tuple[str, int], str]:
+        user, n = req
+        sent = stack.send(clip_prompt(user, n), user={"open_id": f"ou_{user}", "name": user})
+        return req, str(sent["message_id"])
+
+    with ThreadPoolExecutor(len(wanted)) as pool:
+        return dict(pool.map(one, wanted))
 
 
 def clip_of_task(task: dict[str, Any]) -> tuple[str, int]:

@@ -25,13 +25,6 @@ BOT_NAMES = ("bot-serve", "bot-web", "bot-worker", "bot-scheduler")
 _DATABASES = itertools.count(1)  # db 0 is the per-test `redis_url`; one more per module stack
 
 
-def print_logs(s: Stack, names: tuple[str, ...] = BOT_NAMES, chars: int = 4000) -> None:
-    for name in names:
-        text = s.log(name)
-        if text:
-            print(f"----- {name} log (tail) -----\n{text[-chars:]}")
-
-
 @pytest.fixture
 def stack(tmp_path: Path, redis_url: str) -> Iterator[Stack]:
     s = Stack(workdir=tmp_path, redis_url=redis_url)
@@ -40,7 +33,7 @@ def stack(tmp_path: Path, redis_url: str) -> Iterator[Stack]:
         yield s
     finally:
         s.stop()
-        print_logs(s)
+        s.print_logs(BOT_NAMES)
 
 
 @pytest.fixture(scope="module")

@@ -279,10 +279,7 @@ def test_chaos_every_request_gets_exactly_its_own_video(tmp_path: Path) -> None:
         stop.set()
         stack.stop()
         rp.stop()
-        for name in chaos.roles:
-            text = stack.log(name)
-            if text:
-                print(f"----- {name} log (tail) -----\n{text[-3000:]}")
+        stack.print_logs(chaos.roles, 3000)
 
 
 def _healthy(stack: Stack) -> bool:

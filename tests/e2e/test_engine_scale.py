@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import signal
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from chat import clip_of_task, clip_prompt
+from chat import clip_of_task, send_clips
 from stack import Stack, wait_until
 
 pytestmark = pytest.mark.slow
@@ -26,16 +25,6 @@ def _media_by_source(stack: Stack) -> Counter[str]:
     return out
 
 
-def _send_all(stack: Stack, requests_: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
-    """Send the requests concurrently; returns (user, n) -> source message id."""
-
-    def one(req: tuple[str, int]) -> tuple[tuple[str, int], str]:
-        user, n = req
-        sent = stack.send(clip_prompt(user, n), user={"open_id": f"ou_{user}", "name": user})
-        return req, str(sent["message_id"])
-
-    with ThreadPoolExecutor(len(requests_)) as pool:
-        return dict(pool.map(one, requests_))
 
 
 def _assert_delivered_once(stack: Stack, sources: dict[tuple[str, int], str], timeout: float) -> None:
@@ -77,7 +66,7 @@ def test_split_roles_deliver_once_and_standby_scheduler_takes_over(stack: Stack)
         leader = _leader(stack, schedulers)
         standby = next(n for n in schedulers if n != leader)
 
-        first = _send_all(stack, [("u1", 1), ("u2", 1), ("u1", 2), ("u3", 1), ("u2", 2)])
+        first = send_clips(stack, [("u1", 1), ("u2", 1), ("u1", 2), ("u3", 1), ("u2", 2)])
         _assert_delivered_once(stack, first, 60)
         _assert_one_task_per_request(stack, first)
         assert "scheduler: leader" not in stack.log(f"bot-{standby}"), "the standby stayed standby"
@@ -85,19 +74,16 @@ def test_split_roles_deliver_once_and_standby_scheduler_takes_over(stack: Stack)
         assert worked, "the workers delivered the videos"
 
         # One request in flight while the active scheduler dies.
-        inflight = _send_all(stack, [("u4", 1)])
+        inflight = send_clips(stack, [("u4", 1)])
         wait_until(lambda: len(stack.ark_tasks()) == 6, 30, what="the in-flight request's task")
         stack.kill(f"bot-{leader}", signal.SIGKILL)
         wait_until(lambda: "scheduler: leader" in stack.log(f"bot-{standby}"), 30,
                    what="the standby scheduler to take over")
 
-        later = _send_all(stack, [("u5", 1), ("u1", 3)])
+        later = send_clips(stack, [("u5", 1), ("u1", 3)])
         everything = {**first, **inflight, **later}
         _assert_delivered_once(stack, everything, 60)
         _assert_one_task_per_request(stack, everything)
         assert "ended succeeded" in stack.log(f"bot-{standby}"), "the new leader watched the tasks"
     finally:
-        for name in roles:
-            text = stack.log(f"bot-{name}")
-            if text:
-                print(f"----- bot-{name} log (tail) -----\n{text[-3000:]}")
+        stack.print_logs([f"bot-{name}" for name in roles], 3000)

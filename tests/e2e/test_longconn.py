@@ -39,10 +39,7 @@ def ws_stack(tmp_path: Path, redis_url: str) -> Iterator[Stack]:
         yield s
     finally:
         s.stop()
-        for name in ("bot-serve", "bot-web", "bot-worker", "bot-scheduler", "bot-connect", "bot-connect-2"):
-            text = s.log(name)
-            if text:
-                print(f"----- {name} log (tail) -----\n{text[-3000:]}")
+        s.print_logs(("bot-serve", "bot-web", "bot-worker", "bot-scheduler", "bot-connect", "bot-connect-2"), 3000)
 
 
 def replies(stack: Stack, source_id: str, msg_type: str | None = None) -> list[dict[str, Any]]:

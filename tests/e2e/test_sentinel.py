@@ -38,13 +38,13 @@ Waits bound how long a test may hang; nothing waits on a fixed sleep.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from exactly_once import assert_exactly_once, wait_all_delivered
 from stack import Stack, wait_until
 
 from bot.config import Settings
@@ -58,8 +58,6 @@ ROLES = ("web", "worker", "scheduler")
 NAMES = tuple(f"bot-{role}" for role in ROLES)
 USERS = [{"open_id": f"ou_sentinel{i}", "name": f"Sentinel {i}"} for i in range(4)]
 CHATS = ["oc_sentinel_a", "oc_sentinel_b"]
-FINAL_WAIT = 150.0  # an upper bound against hangs, not a performance claim
-WORKER_THREADS = 4  # entries one worker may have in hand when the switch cuts a delivery (bot.runtime)
 # Feishu pushes a refused event again (503 while no master takes writes) on this schedule.
 RETRY_SCHEDULE = [0.5, 1, 1, 2, 2, 3, 5, 8, 10]
 
@@ -89,10 +87,7 @@ def running(tmp: Path, group: SentinelGroup, **kw: Any) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
-        for name in NAMES:
-            text = stack.log(name)
-            if text:
-                print(f"----- {name} log (tail) -----\n{text[-5000:]}")
+        stack.print_logs(NAMES, 5000)
 
 
 # --- requests and what came of them ------------------------------------------------------------------
@@ -119,64 +114,6 @@ def prompt_of(task: dict[str, Any]) -> str:
 
 def running_at_ark(stack: Stack) -> int:
     return sum(1 for t in stack.ark_tasks() if t["status"] == "running")
-
-
-def media_by_source(stack: Stack) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    for m in stack.bot_messages("media"):
-        out.setdefault(str(m.get("parent_id") or ""), []).append(m)
-    return out
-
-
-def wait_all_delivered(stack: Stack, sources: dict[str, str]) -> None:
-    def missing() -> set[str]:
-        got = media_by_source(stack)
-        return {sources[mid] for mid in sources if not got.get(mid)}
-
-    try:
-        wait_until(lambda: not missing(), FINAL_WAIT, interval=0.25, what="a media reply to every request")
-    except AssertionError:
-        texts = [(m.get("parent_id"), m.get("text")) for m in stack.bot_messages("text")]
-        raise AssertionError(f"not delivered: {sorted(missing())}; bot texts: {texts}") from None
-
-
-def assert_exactly_once(stack: Stack, sources: dict[str, str], interruptions: int) -> None:
-    """One media reply, one card and one Ark task per request, each reply created by one POST;
-    `interruptions`: switches that could each cut deliveries between their POST and their marker."""
-    stack.at_rest()  # nothing left that could still post (no open job, entry, lease or retry)
-    by_source = media_by_source(stack)
-    counts = {sources[mid]: len(by_source.get(mid, [])) for mid in sources}
-    assert all(c == 1 for c in counts.values()), f"media replies per request: {counts}"
-    assert set(by_source) <= set(sources), f"media replies to unknown messages: {set(by_source) - set(sources)}"
-    created: Counter[str] = Counter()
-    repeated: Counter[str] = Counter()
-    for req in stack.feishu_requests("reply"):
-        if req.get("msg_type") == "media" and (req.get("created") or req.get("deduplicated")):
-            (created if req.get("created") else repeated)[str(req.get("message_id"))] += 1
-    assert {sources[mid]: created[mid] for mid in sources} == dict.fromkeys(sources.values(), 1), created
-    assert sum(repeated.values()) <= interruptions * WORKER_THREADS, f"media POSTs repeated: {dict(repeated)}"
-    bot = stack.bot_messages()
-    uuids = Counter(m.get("uuid") for m in bot if m.get("uuid"))
-    assert all(c == 1 for c in uuids.values()), f"uuid on two messages: {[u for u, c in uuids.items() if c > 1]}"
-    failures = [m.get("text") for m in bot if m.get("msg_type") == "text" and m.get("parent_id") in sources]
-    assert not failures, f"text replies (failures) to requests: {failures}"
-    cards = Counter(str(m.get("parent_id")) for m in bot if m.get("msg_type") == "interactive")
-    assert {mid: cards.get(mid, 0) for mid in sources} == dict.fromkeys(sources, 1), cards
-    per_tag: dict[str, list[str]] = {t: [] for t in sources.values()}
-    for task in stack.ark_tasks():
-        hits = [t for t in per_tag if t in prompt_of(task)]
-        assert len(hits) == 1, f"task {task['id']} matches {hits}: {prompt_of(task)!r}"
-        per_tag[hits[0]].append(str(task["id"]))
-    wrong = {t: ids for t, ids in per_tag.items() if len(ids) != 1}
-    assert not wrong, f"Ark tasks per request not exactly one: {wrong}"
-    r = stack.redis_client()
-    try:
-        for mid, t in sources.items():
-            job = r.hgetall(f"{PREFIX}:job:m-{mid}")
-            assert job.get("state") == "done", (t, job.get("state"))
-            assert job.get("task_id") == per_tag[t][0], f"{t}: job has {job.get('task_id')}, its task is {per_tag[t]}"
-    finally:
-        r.close()
 
 
 def assert_roles_follow(stack: Stack, group: SentinelGroup, new: int) -> None:

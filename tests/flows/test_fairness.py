@@ -11,26 +11,15 @@ then one after another by construction, and Ark's create order *is* the fair que
 from __future__ import annotations
 
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
-from chat import clip_of_task, clip_prompt, posts
+from chat import clip_of_task, posts, send_clips
 from stack import Stack, wait_until
 
 from bot.store.jobs import JobKeys, JobRecords, Pool
 from bot.store.queue import FairQueue
 
 WAIT = 60.0
-def _send_all(stack: Stack, requests_: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
-    """Send the requests concurrently; returns (user, n) -> source message id."""
-
-    def one(req: tuple[str, int]) -> tuple[tuple[str, int], str]:
-        user, n = req
-        sent = stack.send(clip_prompt(user, n), user={"open_id": f"ou_{user}", "name": user})
-        return req, str(sent["message_id"])
-
-    with ThreadPoolExecutor(len(requests_)) as pool:
-        return dict(pool.map(one, requests_))
 
 
 def _max_overlap(intervals: list[tuple[float, float]]) -> int:
@@ -53,7 +42,7 @@ def test_twenty_requests_five_users_fair_and_capped(stack: Stack) -> None:
     stack.ark_config(speed=0)
     # User-major order: each user's burst arrives together, the hardest case for fairness.
     wanted = [(u, n) for u in users for n in range(1, 5)]
-    sources = _send_all(stack, wanted)
+    sources = send_clips(stack, wanted)
     r = stack.redis_client()
     records, queue = JobRecords(r, JobKeys("bot")), FairQueue(r, JobKeys("bot"))
     wait_until(lambda: len(records.active_rids()) == 20, WAIT, what="20 accepted jobs")
