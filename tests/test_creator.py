@@ -388,6 +388,32 @@ def test_a_late_binder_cancels_its_surplus_task_when_the_job_moved_on(redis_url:
     assert_stats_exact(restarted)
 
 
+def test_a_create_whose_begin_redis_forgot_binds_its_task_instead_of_making_another(
+        redis_url: str, feishu: FeishuSimulator, ark_sim_factory: SimFactory) -> None:
+    """Redis is SIGKILLed and restarted from its AOF while a create is on the wire; the write that
+    began the attempt was acknowledged but not yet in the AOF, so the job comes back `starting`
+    with no attempt. The task that create made is the job's only one: it is bound (found in a
+    chaos run: it was called surplus, could not be cancelled once running, and a second was made)."""
+    sim = make_sim(ark_sim_factory)
+    with holding_proxy(sim) as proxy:
+        e = make_engine(redis_url, proxy.base_url(), feishu)
+        admit(e, new_job("m-1", prompt="forgotten begin"))
+        proxy.hold()
+        result: list[Result] = []
+        t = threading.Thread(target=lambda: result.append(run_creator(e, "m-1")))
+        t.start()
+        assert proxy.arrived.wait(10)
+        assert e.records.field("m-1", "attempt"), "the attempt was begun before the call"
+        e.redis.hset(e.keys.job("m-1"), mapping={"attempt": "", "creating_since": "0"})  # what the AOF lost
+        proxy.release()
+        t.join(timeout=30)
+    [task] = sim_tasks(sim)
+    assert result and result[0].outcome == Outcome.CREATED and result[0].task_id == task["id"]
+    assert e.records.field("m-1", "task_id") == task["id"] and e.records.field("m-1", "state") == "submitted"
+    assert ark_requests(sim, kind="delete") == [], "nothing called surplus"
+    assert_stats_exact(e)
+
+
 def test_a_late_binder_cancels_nothing_when_the_other_holder_adopted_its_task(
         redis_url: str, feishu: FeishuSimulator, ark_sim_factory: SimFactory) -> None:
     sim = make_sim(ark_sim_factory)

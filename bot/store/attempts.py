@@ -30,13 +30,17 @@ return 'ok'
 """
 
 # Bind a task to the attempt that made it (compare-and-set on the attempt, not on the lease:
-# a holder whose lease lapsed may still bind if nobody moved the job on meanwhile).
+# a holder whose lease lapsed may still bind if nobody moved the job on meanwhile). No attempt on
+# record at all (a Redis restart lost the begin's write, acknowledged but not yet in the AOF; or a
+# holder that found nothing at Ark cleared it) is no one else's attempt either: the task made is
+# the job's only one, so it is bound rather than left to run unposted while another is created.
 # KEYS: job, task key, stats; ARGV: task id, attempt JSON, now, ttl
 _BIND = """
 local cur = redis.call('HGET', KEYS[1], 'task_id') or ''
 if cur == ARGV[1] then return 'same' end
 if cur ~= '' then return 'other' end
-if (redis.call('HGET', KEYS[1], 'attempt') or '') ~= ARGV[2] then return 'other' end
+local att = redis.call('HGET', KEYS[1], 'attempt') or ''
+if att ~= ARGV[2] and att ~= '' then return 'other' end
 local st = redis.call('HGET', KEYS[1], 'state')
 if st ~= 'starting' then return 'other' end
 redis.call('SET', KEYS[2], redis.call('HGET', KEYS[1], 'rid'), 'EX', ARGV[4])

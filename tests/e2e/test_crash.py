@@ -478,7 +478,8 @@ def test_feishu_redelivery_storm_makes_one_job_per_message(tmp_path: Path, redis
     r = client(redis_url)
     with running(tmp_path, redis_url, speed=60.0, max_in_flight=4) as stack:
         # 1. The bot is down: Feishu's first push fails and it re-pushes the same event_id.
-        _sim_config(stack, retry_schedule=[0.5, 1, 1, 2, 2, 3, 5])
+        # Re-pushes for longer than the bot may take to start on a loaded machine (~15-30 s seen).
+        _sim_config(stack, retry_schedule=[0.5, 1, 1, 2, 2, 3, 5, 10, 15, 20, 30])
         offline = stack.send(f"/video a lighthouse at dusk {tag(0)}", user=USERS[0], chat_id=CHATS[0])
         assert offline["status"] is None  # nobody answered
         stack.start_bot()
