@@ -1,16 +1,24 @@
 """The process's own Prometheus metrics, and what ``/metrics`` shows in every role.
 
-The clients, the engine and the chat features record here (`process()`: one set per process), so
-none of them imports Flask or knows where it is exported. What a scrape shows (`exposition`):
+The clients, the engine and the chat features record into a `ProcessMetrics` they are handed, so
+none of them imports Flask or knows where it is exported. The composition root
+(`bot.runtime.run_roles`) makes one per process (`ProcessMetrics.create`) and passes that one
+object to the Ark and Feishu clients, the `Engine`, the web app and the long connection; an object
+built without one (a test's client or engine) makes a private one. What a scrape shows (`exposition`):
 
-* one process (``serve``, ``worker``, ``scheduler``, ``connect``, a test): this process's metrics,
-  plus the registry of the web app when the process has one;
+* one process (``serve``, ``worker``, ``scheduler``, ``connect``, a test): the given
+  `ProcessMetrics`, plus the registry of the web app when the process has one;
 * gunicorn's processes (``web``): prometheus_client's multiprocess mode. Every process writes its
   values to files in ``PROMETHEUS_MULTIPROC_DIR`` (`seedance-bot web` sets it up before anything
   imports prometheus_client, `bot.cli.roles`), and a scrape adds up the files of every process,
   whichever process answers it. The mode is fixed when prometheus_client is imported, so it is
   read from prometheus_client itself (`multiprocess_dir`), and prometheus_client is imported on
-  first use here, never when this module is (the CLI imports the clients before any role runs).
+  first use here (`ProcessMetrics.create` and the functions below), never when this module is (the
+  CLI imports the clients before any role runs). Values live in files keyed by metric name, so a
+  process in this mode must hold ONE object per metric name (two would overwrite each other's
+  counts): the composition root guarantees it, `bot.cli.roles.web` building one web app (one
+  `bot.web.metrics.WebMetrics`) for all of gunicorn's processes and no `ProcessMetrics` (nothing
+  there records one).
 
 The Redis-derived engine gauges (`bot.engine.metrics.EngineCollector`) are added by whoever builds
 the exposition: they read the same from every process, so dashboards take their ``max``.
@@ -24,7 +32,6 @@ from __future__ import annotations
 
 import hmac
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -44,7 +51,10 @@ _REQUEST_BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 1200.0, 1
 
 @dataclass(frozen=True)
 class ProcessMetrics:
-    """This process's own metrics (`process()`), in a registry of their own (no process_* or python_*)."""
+    """A process's own metrics, in a registry of their own (no process_* or python_*).
+
+    One per process, made by the composition root (`create`) and handed to whatever records.
+    """
 
     registry: CollectorRegistry
     ark_calls: Counter
@@ -63,93 +73,80 @@ class ProcessMetrics:
     connection_held: Gauge
     connection_open: Gauge
 
+    @classmethod
+    def create(cls) -> ProcessMetrics:
+        """A new set in a registry of its own: the composition root makes one per process.
 
-_process: ProcessMetrics | None = None
-_lock = threading.Lock()
+        prometheus_client is imported here and not before: it fixes its (multiprocess) mode when
+        imported, and `seedance-bot web` sets that mode up after the CLI has imported the clients.
+        """
+        # Deferred: see the docstring (prometheus_client reads PROMETHEUS_MULTIPROC_DIR when imported).
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-
-def process() -> ProcessMetrics:
-    """This process's metrics, made on first use.
-
-    prometheus_client is imported then and not before: it fixes its (multiprocess) mode when
-    imported, and `seedance-bot web` sets that mode up after the CLI has imported the clients.
-    """
-    global _process
-    if _process is None:
-        with _lock:
-            if _process is None:
-                _process = _create()
-    return _process
-
-
-def _create() -> ProcessMetrics:
-    # Deferred: see `process` (prometheus_client reads PROMETHEUS_MULTIPROC_DIR when imported).
-    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-
-    reg = CollectorRegistry(auto_describe=True)
-    return ProcessMetrics(
-        registry=reg,
-        # --- calls to the services (bot.clients) ---
-        ark_calls=Counter(
-            "bot_ark_calls", "HTTP calls to the Ark task API, every attempt (retries too), by operation (create, "
-            "get, list, delete) and answer: ok, an Ark error code family (bot.ark_errors), Timeout, "
-            "ConnectionError, SSLError, rate_limited, client_error, server_error or other.",
-            ["op", "code"], registry=reg),
-        ark_call_seconds=Histogram(
-            "bot_ark_call_seconds", "Time of one HTTP call to the Ark task API (one attempt), by operation.",
-            ["op"], buckets=_CALL_BUCKETS, registry=reg),
-        feishu_calls=Counter(
-            "bot_feishu_calls", "Calls to the Feishu OpenAPI, every attempt (retries too), by operation (reply, "
-            "patch_card, upload_video, …) and code: 0 = success, -1 = no Feishu code (transport, unparseable "
-            "body), a known Feishu code (99991663, 230020, 230002, …), server_error or other.",
-            ["op", "code"], registry=reg),
-        feishu_call_seconds=Histogram(
-            "bot_feishu_call_seconds", "Time of one call to the Feishu OpenAPI (one attempt), by operation.",
-            ["op"], buckets=_CALL_BUCKETS, registry=reg),
-        # --- the job pipeline (bot.engine, handlers) ---
-        queue_wait=Histogram(
-            "bot_queue_wait_seconds", "Time from accepting a request to its admission (an Ark slot taken), by "
-            "pool; one observation per admission.",
-            ["pool"], buckets=_WAIT_BUCKETS, registry=reg),
-        detection_delay=Histogram(
-            "bot_task_detection_seconds", "Time from an Ark task's end (its updated_at: whole seconds, Ark's "
-            "clock) to the scheduler seeing it ended.",
-            buckets=_DETECTION_BUCKETS, registry=reg),
-        delivery_time=Histogram(
-            "bot_delivery_seconds", "Time from seeing a task succeed to its video posted in the chat (download, "
-            "uploads, reply; retries included).",
-            buckets=_DELIVERY_BUCKETS, registry=reg),
-        request_time=Histogram(
-            "bot_request_seconds", "Time from accepting a request to its video posted in the chat.",
-            buckets=_REQUEST_BUCKETS, registry=reg),
-        quota_refusals=Counter(
-            "bot_quota_refusals", "Requests refused at acceptance, by limit: queue_full (the user's open jobs), "
-            "quota_daily (the user's seconds today), quota_total (the deployment's), full (Redis nearly full).",
-            ["kind"], registry=reg),
-        card_updates=Counter(
-            "bot_card_updates", "Job card sends and patches, by outcome: sent (the first card), patched, "
-            "deferred (waiting for the deployment's rate or the per-card gap), failed, rate_limited.",
-            ["outcome"], registry=reg),
-        worker_entries=Counter(
-            "bot_worker_entries", "Stream entries a worker handled, by kind (message, card, admit, start, "
-            "deliver, other) and outcome (ok; error: to be retried; gave_up: ended after too many errors).",
-            ["kind", "outcome"], registry=reg),
-        # --- the scheduler ---
-        leader_changes=Counter(
-            "bot_scheduler_leader_changes", "Times this process became the active scheduler (took the leader "
-            "lease).", registry=reg),
-        leader=Gauge(
-            "bot_scheduler_leader", "1 while this process is the active scheduler, else 0 (the deployment's "
-            "sum: 1).", registry=reg, multiprocess_mode="livesum"),
-        # --- the Feishu long connection (FEISHU_CONNECTION=websocket) ---
-        connection_held=Gauge(
-            "bot_feishu_connection_held", "1 while this process holds the long connection's lease, else 0 "
-            "(the deployment's sum: 1 in websocket mode).", registry=reg, multiprocess_mode="livesum"),
-        connection_open=Gauge(
-            "bot_feishu_connection_open", "1 while this process's long connection to Feishu is open, else 0 "
-            "(the deployment's sum: 1 in websocket mode; 0 for minutes: no events arrive).",
-            registry=reg, multiprocess_mode="livesum"),
-    )
+        reg = CollectorRegistry(auto_describe=True)
+        return cls(
+            registry=reg,
+            # --- calls to the services (bot.clients) ---
+            ark_calls=Counter(
+                "bot_ark_calls", "HTTP calls to the Ark task API, every attempt (retries too), by operation (create, "
+                "get, list, delete) and answer: ok, an Ark error code family (bot.ark_errors), Timeout, "
+                "ConnectionError, SSLError, rate_limited, client_error, server_error or other.",
+                ["op", "code"], registry=reg),
+            ark_call_seconds=Histogram(
+                "bot_ark_call_seconds", "Time of one HTTP call to the Ark task API (one attempt), by operation.",
+                ["op"], buckets=_CALL_BUCKETS, registry=reg),
+            feishu_calls=Counter(
+                "bot_feishu_calls", "Calls to the Feishu OpenAPI, every attempt (retries too), by operation (reply, "
+                "patch_card, upload_video, …) and code: 0 = success, -1 = no Feishu code (transport, unparseable "
+                "body), a known Feishu code (99991663, 230020, 230002, …), server_error or other.",
+                ["op", "code"], registry=reg),
+            feishu_call_seconds=Histogram(
+                "bot_feishu_call_seconds", "Time of one call to the Feishu OpenAPI (one attempt), by operation.",
+                ["op"], buckets=_CALL_BUCKETS, registry=reg),
+            # --- the job pipeline (bot.engine, handlers) ---
+            queue_wait=Histogram(
+                "bot_queue_wait_seconds", "Time from accepting a request to its admission (an Ark slot taken), by "
+                "pool; one observation per admission.",
+                ["pool"], buckets=_WAIT_BUCKETS, registry=reg),
+            detection_delay=Histogram(
+                "bot_task_detection_seconds", "Time from an Ark task's end (its updated_at: whole seconds, Ark's "
+                "clock) to the scheduler seeing it ended.",
+                buckets=_DETECTION_BUCKETS, registry=reg),
+            delivery_time=Histogram(
+                "bot_delivery_seconds", "Time from seeing a task succeed to its video posted in the chat (download, "
+                "uploads, reply; retries included).",
+                buckets=_DELIVERY_BUCKETS, registry=reg),
+            request_time=Histogram(
+                "bot_request_seconds", "Time from accepting a request to its video posted in the chat.",
+                buckets=_REQUEST_BUCKETS, registry=reg),
+            quota_refusals=Counter(
+                "bot_quota_refusals", "Requests refused at acceptance, by limit: queue_full (the user's open jobs), "
+                "quota_daily (the user's seconds today), quota_total (the deployment's), full (Redis nearly full).",
+                ["kind"], registry=reg),
+            card_updates=Counter(
+                "bot_card_updates", "Job card sends and patches, by outcome: sent (the first card), patched, "
+                "deferred (waiting for the deployment's rate or the per-card gap), failed, rate_limited.",
+                ["outcome"], registry=reg),
+            worker_entries=Counter(
+                "bot_worker_entries", "Stream entries a worker handled, by kind (message, card, admit, start, "
+                "deliver, other) and outcome (ok; error: to be retried; gave_up: ended after too many errors).",
+                ["kind", "outcome"], registry=reg),
+            # --- the scheduler ---
+            leader_changes=Counter(
+                "bot_scheduler_leader_changes", "Times this process became the active scheduler (took the leader "
+                "lease).", registry=reg),
+            leader=Gauge(
+                "bot_scheduler_leader", "1 while this process is the active scheduler, else 0 (the deployment's "
+                "sum: 1).", registry=reg, multiprocess_mode="livesum"),
+            # --- the Feishu long connection (FEISHU_CONNECTION=websocket) ---
+            connection_held=Gauge(
+                "bot_feishu_connection_held", "1 while this process holds the long connection's lease, else 0 "
+                "(the deployment's sum: 1 in websocket mode).", registry=reg, multiprocess_mode="livesum"),
+            connection_open=Gauge(
+                "bot_feishu_connection_open", "1 while this process's long connection to Feishu is open, else 0 "
+                "(the deployment's sum: 1 in websocket mode; 0 for minutes: no events arrive).",
+                registry=reg, multiprocess_mode="livesum"),
+        )
 
 
 def observe_seconds(histogram: Any, seconds: float, *, tolerance: float = 2.0) -> bool:
@@ -170,7 +167,7 @@ def multiprocess_dir() -> str | None:
     The mode is chosen when prometheus_client is imported (``PROMETHEUS_MULTIPROC_DIR`` set then),
     so ask prometheus_client, not the environment alone.
     """
-    # Deferred: see `process`.
+    # Deferred: see `ProcessMetrics.create`.
     from prometheus_client import values
 
     if getattr(values.ValueClass, "_multiprocess", False):
@@ -189,10 +186,12 @@ class _Union:
             yield from registry.collect()
 
 
-def exposition(own: CollectorRegistry | None = None, *collectors: Collector) -> CollectorRegistry:
-    """A registry for ``/metrics``: this process's metrics and `own` (e.g. the web app's), or, in
-    multiprocess mode, those of every process writing to the directory; then `collectors`."""
-    # Deferred: see `process`.
+def exposition(mine: ProcessMetrics | None, own: CollectorRegistry | None = None,
+               *collectors: Collector) -> CollectorRegistry:
+    """A registry for ``/metrics``: `mine` (the process's `ProcessMetrics`) and `own` (e.g. the web
+    app's), or, in multiprocess mode, those of every process writing to the directory (`mine` and
+    `own` write there too); then `collectors`."""
+    # Deferred: see `ProcessMetrics.create`.
     from prometheus_client import CollectorRegistry
     from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -201,8 +200,7 @@ def exposition(own: CollectorRegistry | None = None, *collectors: Collector) -> 
     if path:
         MultiProcessCollector(registry, path=path)
     else:
-        mine = process().registry
-        registry.register(_Union(*([mine] if own is None else [mine, own])))
+        registry.register(_Union(*(r for r in (mine.registry if mine else None, own) if r is not None)))
     for collector in collectors:
         registry.register(collector)
     return registry
@@ -212,7 +210,7 @@ def mark_process_dead(pid: int) -> None:
     """gunicorn ``child_exit``: drop a dead process's live gauges (its counters stay counted)."""
     path = multiprocess_dir()
     if path:
-        # Deferred: see `process`.
+        # Deferred: see `ProcessMetrics.create`.
         from prometheus_client.multiprocess import mark_process_dead as forget
 
         forget(pid, path)
@@ -231,7 +229,7 @@ def payload(registry: CollectorRegistry, token: str, authorization: str | None) 
     """(status, body) of a /metrics request: 401 without the bearer token when one is set."""
     if not authorized(token, authorization):
         return 401, b"unauthorized\n"
-    # Deferred: see `process`.
+    # Deferred: see `ProcessMetrics.create`.
     from prometheus_client import generate_latest
 
     return 200, generate_latest(registry)
@@ -243,7 +241,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 def wsgi_app(registry: CollectorRegistry, token: str, other: WSGIApp | None = None) -> WSGIApp:
     """A WSGI app answering ``GET /metrics`` (behind `token`); every other path goes to `other`
     (404 without one)."""
-    # Deferred: see `process`.
+    # Deferred: see `ProcessMetrics.create`.
     from prometheus_client import CONTENT_TYPE_LATEST
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

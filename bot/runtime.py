@@ -3,7 +3,10 @@
 This is the one place that wires the chat features (`handlers`) into the engine
 and the one place that keeps per-process state outside `bot.store`: the engines
 this process runs, by name, because APScheduler stores its jobs as a textual
-function reference plus arguments (`run_scheduled`).
+function reference plus arguments (`run_scheduled`). It also makes the process's
+one `ProcessMetrics` (`run_roles`) and hands that object to the Ark and Feishu
+clients, the `Engine`, the web app and the long connection, so /metrics shows
+what all of them record.
 
 SIGTERM/SIGINT drain gracefully: the web server stops taking requests, workers
 finish the entries in hand, the scheduler gives up its lease. SIGKILL loses
@@ -29,7 +32,7 @@ from bot.engine.poller import tick
 from bot.engine.scheduler import SchedulerRole, reconcile
 from bot.engine.worker import WorkerRole
 from bot.health import Liveness, health_wsgi_app
-from bot.metrics import exposition
+from bot.metrics import ProcessMetrics, exposition
 from bot.metrics import wsgi_app as metrics_wsgi
 from bot.store.connection import Client, connect, ping, probe_client
 from bot.store.embedded import EmbeddedRedis
@@ -89,10 +92,16 @@ def node_name(settings: Settings, role: str) -> str:
     return f"{settings.bot_node or socket.gethostname()}-{role}"
 
 
-def build_engine(settings: Settings, r: Client, *, role: str = "serve") -> Engine:
-    ark = ArkClient(settings.ark_base_url, settings.require_ark_key(), timeout=settings.ark_timeout)
-    feishu = FeishuClient.from_settings(settings)
-    return Engine(settings=settings, redis=r, ark=ark, feishu=feishu, node=node_name(settings, role))
+def build_engine(settings: Settings, r: Client, *, role: str = "serve",
+                 metrics: ProcessMetrics | None = None) -> Engine:
+    """The engine and its clients, all recording into `metrics` (the process's one object; a new
+    one when not given)."""
+    metrics = metrics or ProcessMetrics.create()
+    ark = ArkClient(settings.ark_base_url, settings.require_ark_key(), timeout=settings.ark_timeout,
+                    metrics=metrics)
+    feishu = FeishuClient.from_settings(settings, metrics=metrics)
+    return Engine(settings=settings, redis=r, ark=ark, feishu=feishu, node=node_name(settings, role),
+                  metrics=metrics)
 
 
 def worker_role(engine: Engine, *, threads: int = 4, liveness: Liveness | None = None) -> WorkerRole:
@@ -134,12 +143,13 @@ def run_roles(settings: Settings, *, web: bool, worker: bool, scheduler: bool, c
     if connect and not websocket:
         raise MissingSettingError(CONNECT_HELP)
     r, embedded = connect_redis(settings)
+    metrics = ProcessMetrics.create()  # the process's one: every part below records into it
     role = ("serve" if (worker and scheduler) else "worker" if worker else "scheduler" if scheduler
             else "web" if web else "connect")
     engine: Engine | None = None
     try:
         if worker or scheduler:  # the web and connect roles only hand events over: no Ark key needed
-            engine = build_engine(settings, r, role=role)
+            engine = build_engine(settings, r, role=role, metrics=metrics)
     except BaseException:
         if embedded is not None:  # don't leave the server we just started behind
             embedded.stop()
@@ -161,17 +171,17 @@ def run_roles(settings: Settings, *, web: bool, worker: bool, scheduler: bool, c
             w.start()
             parts.append(w)
         if web:
-            server = _start_web(settings, r, liveness)
+            server = _start_web(settings, r, liveness, metrics)
         link_metrics = None
         if connect:  # after the web role: its app's metrics count the connection's events too
-            link_metrics = None if server is not None else WebMetrics.create()
-            parts.append(_start_connection(settings, r, server, liveness, role, link_metrics))
+            link_metrics = None if server is not None else WebMetrics.create(metrics)
+            parts.append(_start_connection(settings, r, server, liveness, role, metrics, link_metrics))
         # /metrics of a process without the web app (worker, scheduler, connect): on BOT_METRICS_PORT,
         # else next to the probes on BOT_HEALTH_PORT. With the web app, the app's /metrics has it all;
         # without it, a connect role's registry has the bot_feishu_* counters of its connection.
         exported = None
         if not web:
-            exported = link_metrics.registry if link_metrics is not None else exposition(None)
+            exported = link_metrics.registry if link_metrics is not None else exposition(metrics)
             exported.register(EngineCollector(r, settings.redis_prefix))
         if exported is not None and settings.metrics_port:
             metrics_server = _start_metrics(settings, exported)
@@ -198,21 +208,24 @@ def run_roles(settings: Settings, *, web: bool, worker: bool, scheduler: bool, c
             embedded.stop()
 
 
-def _start_web(settings: Settings, r: Client, liveness: Liveness | None = None) -> InProcessServer:
+def _start_web(settings: Settings, r: Client, liveness: Liveness | None = None,
+               metrics: ProcessMetrics | None = None) -> InProcessServer:
     """The web role inside `serve`: waitress, a threaded production server in this process."""
-    server = InProcessServer(create_app(settings, redis=r, liveness=liveness), host="0.0.0.0", port=settings.bot_port)
+    app = create_app(settings, redis=r, liveness=liveness, metrics=metrics)
+    server = InProcessServer(app, host="0.0.0.0", port=settings.bot_port)
     server.start()
     return server
 
 
 def _start_connection(settings: Settings, r: Client, server: InProcessServer | None, liveness: Liveness,
-                      role: str, link_metrics: WebMetrics | None = None) -> Any:
+                      role: str, process_metrics: ProcessMetrics, link_metrics: WebMetrics | None = None) -> Any:
     """The Feishu long connection (FEISHU_CONNECTION=websocket): the lease holder connects, others stand by."""
     # Deferred: lark-oapi's ws client (and its module-level event loop) loads only in websocket mode.
     from bot.web.longconn import long_connection
 
     metrics = server.app.extensions["seedance_bot"]["metrics"] if server is not None else link_metrics
-    link = long_connection(settings, r, node=node_name(settings, role), metrics=metrics, liveness=liveness)
+    link = long_connection(settings, r, node=node_name(settings, role), metrics=metrics, liveness=liveness,
+                           process_metrics=process_metrics)
     link.start()
     return link
 

@@ -15,7 +15,7 @@ import logging
 import time
 from typing import Any
 
-from bot import catalogue, metrics
+from bot import catalogue
 from bot.engine.live_card import refresh_card
 from bot.errors import Busy, FeishuError, SpecError
 from bot.logs import bind_job, rebind_job
@@ -145,7 +145,7 @@ def _submit(ctx: ChatContext, *, rid: str, kind: str, spec: VideoSpec, parent_ri
         ctx.reply_code("media_needs_public_url", purpose=f"public-url-{rid}")
         return None
     if engine.redis_nearly_full():
-        metrics.process().quota_refusals.labels(Acceptance.FULL).inc()
+        engine.metrics.quota_refusals.labels(Acceptance.FULL).inc()
         ctx.reply_code("busy_full", purpose=f"full-{rid}")
         return None
     job = Job(
@@ -178,8 +178,8 @@ def _submit(ctx: ChatContext, *, rid: str, kind: str, spec: VideoSpec, parent_ri
 
 def refuse(ctx: ChatContext, outcome: Acceptance, *, need: int, purpose: str) -> None:
     """Say which limit refused the request, what was used, and when it resets."""
-    metrics.process().quota_refusals.labels(outcome).inc()
     engine = ctx.engine
+    engine.metrics.quota_refusals.labels(outcome).inc()
     s = engine.settings
     now = engine.clock()
     if outcome == Acceptance.FULL:

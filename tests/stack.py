@@ -121,6 +121,7 @@ class ThreadRoles:
 
     def __init__(self, name: str, command: str, env: dict[str, str]) -> None:
         from bot.config import Settings
+        from bot.metrics import ProcessMetrics
         from bot.runtime import build_engine, scheduler_role, unregister, worker_role
         from bot.store.connection import connect
         from bot.web.app import create_app
@@ -136,8 +137,9 @@ class ThreadRoles:
         self.server: Any = None
         self._unregister = unregister
         self._scheduled: list[str] = []
+        metrics = ProcessMetrics.create()  # one per "process", as bot.runtime makes it
         if "worker" in self.roles or "scheduler" in self.roles:
-            engine = build_engine(self.settings, self.redis, role=command)
+            engine = build_engine(self.settings, self.redis, role=command, metrics=metrics)
             if "scheduler" in self.roles:
                 s = scheduler_role(engine)
                 self._scheduled.append(s.registered_as)
@@ -145,8 +147,8 @@ class ThreadRoles:
             if "worker" in self.roles:
                 self.parts.append(worker_role(engine))
         if "web" in self.roles:
-            self.server = InProcessServer(create_app(self.settings, redis=self.redis), host="127.0.0.1",
-                                          port=self.settings.bot_port)
+            app = create_app(self.settings, redis=self.redis, metrics=metrics)
+            self.server = InProcessServer(app, host="127.0.0.1", port=self.settings.bot_port)
 
     def start(self) -> None:
         for part in self.parts:

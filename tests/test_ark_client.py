@@ -618,24 +618,23 @@ def test_sim_reads_local_image_and_first_last(sim: Any, tmp_path: Any) -> None:
 # ----------------------------------------------------------------------------- metrics
 
 
-def _ark_calls(op: str, code: str) -> float:
-    from bot.metrics import process
-
-    return process().registry.get_sample_value("bot_ark_calls_total", {"op": op, "code": code}) or 0.0
+def _ark_calls(client: ArkClient, op: str, code: str) -> float:
+    """A count in the client's own metrics (a private `ProcessMetrics`: none was passed)."""
+    return client.metrics.registry.get_sample_value("bot_ark_calls_total", {"op": op, "code": code}) or 0.0
 
 
 def test_every_attempt_is_counted_by_operation_and_a_bounded_code(scripted: Scripted) -> None:
     """bot_ark_calls_total{op, code}: retries count, known codes keep their family, the rest a bucket."""
     from bot.clients.ark import code_label
 
-    before = {(op, code): _ark_calls(op, code) for op, code in (
+    client, _ = make_client(scripted.base_url)
+    before = {(op, code): _ark_calls(client, op, code) for op, code in (
         ("create", "ok"), ("get", "rate_limited"), ("get", "ok"), ("list", "InvalidParameter"),
         ("delete", "server_error"), ("get", "client_error"))}
     scripted.queue(Reply(200, {"id": "cgt-20260101000000-aaaaa"}),
                    Reply(429, err_body("SomethingNew", "slow down")), Reply(200, SUCCEEDED),
                    Reply(400, err_body("InvalidParameter.Whatever", "bad")),
                    Reply(500, err_body("GatewayHiccup", "oops")), Reply(404, err_body("NotFound", "gone")))
-    client, _ = make_client(scripted.base_url)
     client.create({"model": "m", "content": []})
     client.get("cgt-20260101000000-aaaaa")  # a 429 (unknown code), retried, then 200
     with pytest.raises(ArkError):
@@ -644,7 +643,7 @@ def test_every_attempt_is_counted_by_operation_and_a_bounded_code(scripted: Scri
         client.delete("cgt-20260101000000-aaaaa")
     with pytest.raises(ArkError):
         client.get("cgt-20260101000000-aaaaa", retries=0)
-    after = {key: _ark_calls(*key) for key in before}
+    after = {key: _ark_calls(client, *key) for key in before}
     assert {key: after[key] - before[key] for key in before} == dict.fromkeys(before, 1.0)
     assert code_label("InternalServiceError.Busy", 500) == "InternalServiceError"  # a known family
     assert code_label("Timeout") == "Timeout" and code_label("", None) == "other"

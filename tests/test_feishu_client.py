@@ -922,10 +922,9 @@ def test_sim_lark_and_feishu_clients_are_isolated(make_client: Callable[..., Fei
 # --------------------------------------------------------------------------------------------------
 # metrics
 # --------------------------------------------------------------------------------------------------
-def _feishu_calls(op: str, code: str) -> float:
-    from bot.metrics import process
-
-    return process().registry.get_sample_value("bot_feishu_calls_total", {"op": op, "code": code}) or 0.0
+def _feishu_calls(client: FeishuClient, op: str, code: str) -> float:
+    """A count in the client's own metrics (a private `ProcessMetrics`: none was passed)."""
+    return client.metrics.registry.get_sample_value("bot_feishu_calls_total", {"op": op, "code": code}) or 0.0
 
 
 def test_every_attempt_is_counted_by_operation_and_a_bounded_code(stub: Stub, client: FeishuClient) -> None:
@@ -934,7 +933,7 @@ def test_every_attempt_is_counted_by_operation_and_a_bounded_code(stub: Stub, cl
 
     keys = [("send", "230020"), ("send", "0"), ("reply", "230002"), ("reply", "server_error"), ("reply", "0"),
             ("bot_info", "other")]
-    before = {k: _feishu_calls(*k) for k in keys}
+    before = {k: _feishu_calls(client, *k) for k in keys}
     stub.inject("send", Fault(status=400, code=230020, msg="chat rate limit"))
     client.send_text("oc_chat_1", "hello")  # retried: one 230020, then one success
     mid = seed(stub)
@@ -946,7 +945,7 @@ def test_every_attempt_is_counted_by_operation_and_a_bounded_code(stub: Stub, cl
     stub.inject("bot_info", Fault(status=400, code=1234567, msg="something new"))
     with pytest.raises(FeishuError):
         client.bot_info()
-    after = {k: _feishu_calls(*k) for k in keys}
+    after = {k: _feishu_calls(client, *k) for k in keys}
     assert {k: after[k] - before[k] for k in keys} == dict.fromkeys(keys, 1.0)
     assert code_label(99991663) == "99991663" and code_label(-1) == "-1"
     assert code_label(424242, 400) == "other" and code_label(424242, 503) == "server_error"

@@ -2,21 +2,26 @@
 
 The roles started as separate processes and scraped while a video goes through are in
 tests/e2e/test_observability.py; here, the parts: what a scrape of a process without the web app
-shows and who may read it, durations across clocks, and the real `seedance-bot web` with two
-gunicorn processes whose counters add up whichever process (or the master) answers.
+shows and who may read it, the one set of metrics `serve` makes and hands to its engine, clients and
+app, durations across clocks, and the real `seedance-bot web` with two gunicorn processes whose
+counters add up whichever process (or the master) answers.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from unittest.mock import Mock
 
 import pytest
 import redis
@@ -27,13 +32,19 @@ from prometheus_client import Histogram
 from prometheus_client.multiprocess import MultiProcessCollector
 from werkzeug.test import Client
 
-from bot import metrics
+from bot import metrics, runtime
 from bot.config import Settings
+from bot.engine.engine import Engine
 from bot.engine.metrics import EngineCollector
 from bot.health import Liveness, health_wsgi_app
 from bot.runtime import _start_health
 from bot.store.connection import connect
 from bot.store.keys import Keys
+from bot.web.app import create_app
+from bot.web.server import close_inherited_metrics_socket, serve_metrics_from_gunicorn_master
+from sim.ark import ArkSimulator
+
+pytest_plugins = ["fixtures_ark"]  # ark_sim_factory; tests/ is on sys.path (rootdir conftest)
 
 METRICS_TOKEN = "metrics-token-123"
 
@@ -59,8 +70,9 @@ def test_a_process_without_the_web_app_exports_its_metrics_and_the_engine_gauges
     settings = Settings(_env_file=None, redis_url=redis_url, redis_prefix="obs", health_port=free_port(),  # type: ignore[call-arg]
                         metrics_token=METRICS_TOKEN)
     r = connect(redis_url)
-    metrics.process().leader_changes.inc()
-    server = _start_health(settings, r, Liveness(), metrics.exposition(None, EngineCollector(r, "obs")))
+    mine = metrics.ProcessMetrics.create()
+    mine.leader_changes.inc()
+    server = _start_health(settings, r, Liveness(), metrics.exposition(mine, None, EngineCollector(r, "obs")))
     try:
         base = f"http://127.0.0.1:{server.port}"
         assert requests.get(base + "/livez", timeout=5).json() == {"ok": True}
@@ -79,10 +91,80 @@ def test_a_process_without_the_web_app_exports_its_metrics_and_the_engine_gauges
 
 def test_the_probes_get_metrics_only_when_the_process_has_no_web_app() -> None:
     """Without a registry (web and serve: the app's /metrics has everything) the port stays probes only."""
-    app = metrics.wsgi_app(metrics.exposition(), "", health_wsgi_app(Liveness(), lambda: None))
+    app = metrics.wsgi_app(metrics.exposition(metrics.ProcessMetrics.create()), "",
+                           health_wsgi_app(Liveness(), lambda: None))
     client = Client(app)
     assert client.get("/metrics").status_code == 200 and client.get("/readyz").status_code == 200
     assert Client(health_wsgi_app(Liveness(), lambda: None)).get("/metrics").status_code == 404
+
+
+def test_serve_makes_one_set_of_metrics_that_its_engine_clients_and_app_share(
+        redis_url: str, ark_sim_factory: Callable[..., ArkSimulator], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The composition root (`bot.runtime.run_roles`, as `seedance-bot serve` calls it) makes ONE
+    `ProcessMetrics` and hands it to the Ark and Feishu clients, the engine and the web app: an Ark
+    call made through the engine's client shows on the app's /metrics."""
+    made: list[metrics.ProcessMetrics] = []
+    create = metrics.ProcessMetrics.create.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[metrics.ProcessMetrics]) -> metrics.ProcessMetrics:
+        made.append(create(cls))
+        return made[-1]
+
+    monkeypatch.setattr(metrics.ProcessMetrics, "create", classmethod(counted))
+    engines: list[Engine] = []
+    build_engine = runtime.build_engine
+
+    def kept(*args: Any, **kwargs: Any) -> Engine:
+        engines.append(build_engine(*args, **kwargs))
+        return engines[-1]
+
+    monkeypatch.setattr(runtime, "build_engine", kept)
+    ark_sim = ark_sim_factory(api_key="one-key")
+    port = free_port()
+    scraped: list[str] = []
+
+    def while_running(_stop: Any, every: Any = None) -> None:  # instead of waiting for SIGTERM
+        [engine] = engines
+        engine.ark.list(retries=0)
+        scraped.append(requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text)
+
+    monkeypatch.setattr(runtime, "wait_for_signal", while_running)
+    settings = Settings(_env_file=None, redis_url=redis_url, redis_prefix="one", bot_port=port,  # type: ignore[call-arg]
+                        bot_data_dir=str(tmp_path), ark_base_url=ark_sim.base_url, ark_api_key="one-key",
+                        feishu_app_id="cli_one", feishu_app_secret="secret", feishu_encrypt_key=ENCRYPT_KEY)
+    runtime.run_roles(settings, web=True, worker=True, scheduler=True, worker_threads=1)
+
+    [engine] = engines
+    assert len(made) == 1, "one ProcessMetrics in the process"
+    assert engine.metrics is made[0] and engine.ark.metrics is made[0] and engine.feishu.metrics is made[0]
+    [text] = scraped
+    assert sample(text, "bot_ark_calls_total", op="list", code="ok") == 1.0, \
+        "the engine's Ark call, on the app's /metrics"
+    assert sample(text, "bot_ark_call_seconds_count", op="list") == 1.0
+
+
+def test_the_gunicorn_hooks_keep_the_masters_metrics_server_on_the_arbiter(redis_url: str) -> None:
+    """`when_ready` starts /metrics on BOT_METRICS_PORT once per arbiter and keeps it there (no module
+    state); `post_fork` closes the inherited socket of that arbiter's server, if it has one."""
+    port = free_port()
+    settings = Settings(_env_file=None, redis_url=redis_url, feishu_encrypt_key=ENCRYPT_KEY,  # type: ignore[call-arg]
+                        metrics_port=port)
+    app = create_app(settings)
+    arbiter = SimpleNamespace(app=SimpleNamespace(wsgi=lambda: app), log=logging.getLogger("test"))
+    serve_metrics_from_gunicorn_master(arbiter)
+    served = arbiter.seedance_metrics  # type: ignore[attr-defined]
+    try:
+        assert served.port == port
+        assert requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 200
+        serve_metrics_from_gunicorn_master(arbiter)
+        assert arbiter.seedance_metrics is served, "started once"  # type: ignore[attr-defined]
+    finally:
+        served.close()
+    inherited = SimpleNamespace(seedance_metrics=SimpleNamespace(_server=SimpleNamespace(socket=Mock())))
+    close_inherited_metrics_socket(inherited, None)
+    inherited.seedance_metrics._server.socket.close.assert_called_once_with()
+    close_inherited_metrics_socket(SimpleNamespace(), None)  # an arbiter without a metrics server
 
 
 def test_durations_across_two_clocks() -> None:

@@ -10,12 +10,16 @@ import wave
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
+from unittest.mock import Mock
 
 import av
 import pytest
+import redis
 from flask import Flask
 
 from bot.config import Settings
+from bot.engine.engine import Engine
+from bot.engine.references import sweep
 from bot.errors import MediaError
 from bot.reference_media import inspect_audio, inspect_video, prepare_audio
 from bot.shared_media import MediaStore, signing_key
@@ -202,6 +206,32 @@ def test_sweep_removes_expired_files_only(tmp_path: Path) -> None:
     assert not stale.exists()
     found = s.get(kept)
     assert found is not None and s.extend(found, now + 7200).expires_at == now + 7200
+
+
+def test_each_engine_keeps_its_own_sweep_schedule(tmp_path: Path) -> None:
+    """`bot.engine.references.sweep` runs at most every SWEEP_EVERY per directory and engine: the time of
+    the last sweep lives on the engine (one per process), so two engines of one test process don't share it."""
+    settings = Settings(_env_file=None, bot_data_dir=str(tmp_path), media_secret="s3cret")  # type: ignore[call-arg]
+
+    def engine() -> Engine:
+        return Engine(settings=settings, redis=redis.Redis(), ark=Mock(), feishu=Mock())
+
+    media = MediaStore.from_settings(settings)
+    assert media is not None
+
+    def expired(rid: str) -> None:
+        part = media.new_incoming(media.media_id(rid))
+        part.write_bytes(b"x")
+        media.put(media.media_id(rid), part, content_type="audio/wav", expires_at=time.time() - 1)
+
+    first, second = engine(), engine()
+    expired("rid-1")
+    assert sweep(first) == 1
+    expired("rid-2")
+    assert sweep(first) == 0, "swept moments ago: not again yet"
+    assert sweep(second) == 1, "another engine's sweep is not this one's"
+    expired("rid-3")
+    assert sweep(first, force=True) == 1
 
 
 # --- GET /media/<id> -----------------------------------------------------------------------------------

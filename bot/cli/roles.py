@@ -92,6 +92,9 @@ def web(
     from bot.web.app import create_app
 
     try:
+        # The one app of every gunicorn process: built here, in what becomes gunicorn's master, and
+        # inherited by the workers through fork. Multiprocess mode needs one set of metrics per process, and no
+        # ProcessMetrics: nothing in these processes records one (`bot.web.metrics`).
         app = create_app(settings)
     except MissingSettingError as exc:
         raise _fail(str(exc)) from None

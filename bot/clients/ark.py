@@ -40,10 +40,10 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProtocolError
 from urllib3.exceptions import ReadTimeoutError as _U3ReadTimeout
 
-from bot import metrics
 from bot.ark_errors import CODES as KNOWN_CODES
 from bot.errors import ArkAmbiguousError, ArkError
 from bot.images import heic_allowed, is_remote, load_image_source
+from bot.metrics import ProcessMetrics
 from bot.retry import Backoff
 from bot.spec import VideoSpec, build_create_body
 
@@ -324,11 +324,6 @@ def code_label(code: str | None, status: int | None = None) -> str:
     return "other"
 
 
-def _record(op: str, code: str, seconds: float) -> None:
-    metrics.process().ark_calls.labels(op, code).inc()
-    metrics.process().ark_call_seconds.labels(op).observe(seconds)
-
-
 # ----------------------------------------------------------------------------- client
 
 
@@ -350,7 +345,10 @@ class ArkClient:
         max_retries: int = 3,
         backoff: float = 0.5,
         pool_size: int = 10,
+        metrics: ProcessMetrics | None = None,
     ) -> None:
+        """`metrics`: where every attempt is counted (`bot.metrics`); the composition root passes the
+        process's one object, else the client has a private one."""
         if not api_key:
             raise ValueError("ArkClient needs an API key")
         self.base_url = base_url.rstrip("/")
@@ -372,6 +370,7 @@ class ArkClient:
         self.max_retries = max(0, max_retries)
         self.backoff = max(0.0, backoff)
         self._sleep = time.sleep  # replaced in tests that count sleeps
+        self.metrics = metrics or ProcessMetrics.create()
 
     def __repr__(self) -> str:
         return f"ArkClient(base_url={self.base_url!r})"
@@ -482,6 +481,10 @@ class ArkClient:
 
     # ------------------------------------------------------------------ transport
 
+    def _record(self, op: str, code: str, seconds: float) -> None:
+        self.metrics.ark_calls.labels(op, code).inc()
+        self.metrics.ark_call_seconds.labels(op).observe(seconds)
+
     def _headers(self, request_id: str) -> dict[str, str]:
         return {
             "Authorization": f"Bearer {self._key.get()}",
@@ -538,7 +541,7 @@ class ArkClient:
                 )
             except requests.RequestException as exc:
                 err, may_retry = self._transport_error(op, exc, request_id)
-                _record(op_name, code_label(err.code), time.monotonic() - started)
+                self._record(op_name, code_label(err.code), time.monotonic() - started)
                 log.warning(
                     "ark %s %s failed after %.2fs (attempt %d, request id %s): %s",
                     method, path, time.monotonic() - started, attempt + 1, request_id, err.message,
@@ -550,7 +553,7 @@ class ArkClient:
 
             elapsed = time.monotonic() - started
             if resp.status_code < 400:
-                _record(op_name, "ok", elapsed)
+                self._record(op_name, "ok", elapsed)
                 log.debug("ark %s %s -> %d in %.2fs (request id %s)", method, path,
                           resp.status_code, elapsed, request_id)
                 if not resp.content:
@@ -571,7 +574,7 @@ class ArkClient:
                     ) from None
 
             err = error_from_response(resp, request_id)
-            _record(op_name, code_label(err.code, resp.status_code), elapsed)
+            self._record(op_name, code_label(err.code, resp.status_code), elapsed)
             err.message = self._redact(err.message)
             err.args = (err.message,)
             log.warning(

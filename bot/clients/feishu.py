@@ -60,10 +60,10 @@ from lark_oapi.core.exception import UnmarshalException
 from pydantic import SecretStr
 from urllib3.exceptions import ConnectTimeoutError
 
-from bot import metrics
 from bot.config import MissingSettingError
 from bot.download import download_to_file
 from bot.errors import DownloadError, FeishuError
+from bot.metrics import ProcessMetrics
 from bot.retry import Backoff
 
 if TYPE_CHECKING:
@@ -258,7 +258,10 @@ class FeishuClient:
         backoff: float = 0.5,
         max_delay: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        metrics: ProcessMetrics | None = None,
     ) -> None:
+        """`metrics`: where every attempt is counted (`bot.metrics`); the composition root passes the
+        process's one object, else the client has a private one."""
         if not app_id or not app_secret:
             raise ValueError("Feishu app_id and app_secret are required (FEISHU_APP_ID / FEISHU_APP_SECRET)")
         self.app_id = app_id
@@ -272,6 +275,7 @@ class FeishuClient:
         self._token: str | None = None
         self._token_deadline = 0.0  # time.monotonic() after which we fetch a new token
         self._token_lock = threading.Lock()
+        self.metrics = metrics or ProcessMetrics.create()
         try:
             self._sdk: Any = (
                 lark.Client.builder()
@@ -303,6 +307,10 @@ class FeishuClient:
         return f"FeishuClient(app_id={self.app_id!r}, base_url={self.base_url!r})"
 
     # --- tokens -------------------------------------------------------------------------------------
+    def _record(self, op: str, code: str, started: float) -> None:
+        self.metrics.feishu_calls.labels(op, code).inc()
+        self.metrics.feishu_call_seconds.labels(op).observe(time.monotonic() - started)
+
     def _tenant_token(self) -> str:
         """The cached tenant token, fetched (once, under a lock) when missing or near expiry."""
         with self._token_lock:
@@ -332,8 +340,8 @@ class FeishuClient:
             failure = self._response_failure("tenant_access_token", resp)
         except Exception as exc:
             failure = self._exception_failure("tenant_access_token", exc)
-        _record("tenant_access_token", "0" if failure is None else code_label(failure.error.code, failure.error.status),
-                started)
+        self._record("tenant_access_token",
+                     "0" if failure is None else code_label(failure.error.code, failure.error.status), started)
         if failure is None:
             # §5.1: no `data` wrapper, so the typed model's `data` is empty; read the raw body.
             try:
@@ -377,7 +385,7 @@ class FeishuClient:
                     raise _AttemptFailed(self._exception_failure(op, exc)) from exc
                 failure = self._response_failure(op, resp)
                 if failure is None:
-                    _record(op, "0", started)
+                    self._record(op, "0", started)
                     return resp
                 failure.token = token
             except _AttemptFailed as af:
@@ -386,7 +394,7 @@ class FeishuClient:
             err = failure.error
             # The token request's own failure is counted as op "tenant_access_token" (`_fetch_token`).
             if started is not None:
-                _record(op, code_label(err.code, err.status), started)
+                self._record(op, code_label(err.code, err.status), started)
             if failure.token_invalid and not refreshed:
                 log.info("feishu %s: tenant token rejected (log_id=%s); fetching a new one", op, err.log_id)
                 self._invalidate(failure.token)
@@ -779,14 +787,14 @@ class FeishuClient:
                     size = download_to_file(session, url, dest, max_bytes=max_bytes, timeout=timeout)
                 except DownloadError as exc:
                     if exc.reason not in ("refused", "expired"):
-                        _record("download_file", exc.reason, started)
+                        self._record("download_file", exc.reason, started)
                         raise
                     if attempt == 1:
                         self._invalidate(token)  # a stale token is the one refusal a retry can fix
                         continue
-                    _record("download_file", "refused", started)
+                    self._record("download_file", "refused", started)
                     raise FeishuError(f"download_file: {exc.detail}", retryable=False) from None
-            _record("download_file", "0", started)
+            self._record("download_file", "0", started)
             return size
         raise AssertionError("unreachable")
 
@@ -797,8 +805,3 @@ __all__ = [
     "MessageInfo",
     "SentMessage",
 ]
-
-
-def _record(op: str, code: str, started: float) -> None:
-    metrics.process().feishu_calls.labels(op, code).inc()
-    metrics.process().feishu_call_seconds.labels(op).observe(time.monotonic() - started)

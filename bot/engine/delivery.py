@@ -174,9 +174,9 @@ def _deliver(engine: Engine, job: Job, task: Task | None) -> None:
                           charged_seconds=round(info.duration) if info.duration > 0 else -1,
                           video_message_id=sent.message_id, delivered_at=delivered_at, tries=0)
     if job.finished_at:
-        metrics.observe_seconds(metrics.process().delivery_time, delivered_at - job.finished_at)
+        metrics.observe_seconds(engine.metrics.delivery_time, delivered_at - job.finished_at)
     if job.accepted_at:
-        metrics.observe_seconds(metrics.process().request_time, delivered_at - job.accepted_at)
+        metrics.observe_seconds(engine.metrics.request_time, delivered_at - job.accepted_at)
     refresh_card(engine, rid, force=True)
     log.info("delivered %s (task %s) as %s", rid, job.task_id, sent.message_id)
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
 from bot.engine.polling import PollPolicy
+from bot.metrics import ProcessMetrics
 from bot.permissions import Access
 from bot.store.cards import CardUpdates
 from bot.store.connection import Client, StoreError, memory_use
@@ -47,6 +48,10 @@ class Engine:
     feishu: FeishuClient
     clock: Callable[[], float] = time.time
     node: str = field(default_factory=socket.gethostname)
+    metrics: ProcessMetrics = field(default_factory=ProcessMetrics.create)
+    """What the engine, the handlers and the roles record (`bot.metrics`). The composition root
+    passes the process's one object, the same its `ark` and `feishu` clients record into; an
+    engine built without one (a test's) has a private one."""
     keys: Keys = field(init=False)
     records: JobRecords = field(init=False)
     queue: FairQueue = field(init=False)
@@ -55,6 +60,8 @@ class Engine:
     polls: Polls = field(init=False)
     streams: Streams = field(init=False)
     cards: CardUpdates = field(init=False)
+    media_swept_at: dict[str, float] = field(init=False, default_factory=dict, repr=False)
+    """When this engine last swept each media directory (monotonic; `bot.engine.references.sweep`)."""
 
     def __post_init__(self) -> None:
         self.keys = Keys(self.settings.redis_prefix)

@@ -65,7 +65,7 @@ def start(engine: Engine, rid: str, *, admitted: bool = False) -> None:
     bind_job(rid=rid, task_id=job.task_id, chat_id=job.chat_id)
     if admitted and job.accepted_at:
         waited = engine.clock() - job.accepted_at
-        metrics.observe_seconds(metrics.process().queue_wait.labels(job.pool or Pool.STANDARD), waited)
+        metrics.observe_seconds(engine.metrics.queue_wait.labels(job.pool or Pool.STANDARD), waited)
     if job.task_id:
         watch(engine, job)
         return

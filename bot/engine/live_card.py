@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from bot import ark_errors, catalogue, metrics
+from bot import ark_errors, catalogue
 from bot.cards import CardView, job_card
 from bot.engine.engine import Engine
 from bot.errors import FeishuError
@@ -96,7 +96,7 @@ def refresh_card(engine: Engine, rid: str, *, force: bool = False, error: tuple[
         return
     if now - job.card_patched_at < gap or not engine.cards.take_token(final=final, now=now):
         engine.cards.later(rid, job.card_patched_at + gap, final=final)
-        metrics.process().card_updates.labels("deferred").inc()
+        engine.metrics.card_updates.labels("deferred").inc()
         return
     _patch(engine, job, final=final)
 
@@ -115,7 +115,7 @@ def flush_cards(engine: Engine, *, limit: int = 50) -> int:
             break
         rid, final = head
         if not engine.cards.take_token(final=final, now=now):
-            metrics.process().card_updates.labels("deferred").inc()
+            engine.metrics.card_updates.labels("deferred").inc()
             break
         if not engine.cards.take(rid):
             continue  # another process took it (its token is spent: at worst a little slower)
@@ -148,7 +148,7 @@ def _send_first_card(engine: Engine, job: Job, *, final: bool, gap: float) -> No
     lease = engine.leases.take(FIRST_CARD, job.rid, engine.scaled(FIRST_CARD_LEASE, floor=5.0))
     if lease is None:
         engine.cards.later(job.rid, engine.clock() + gap, final=final)
-        metrics.process().card_updates.labels("deferred").inc()
+        engine.metrics.card_updates.labels("deferred").inc()
         return
     try:
         current = engine.records.get(job.rid)
@@ -164,14 +164,14 @@ def _send_first_card(engine: Engine, job: Job, *, final: bool, gap: float) -> No
                                        reply_in_thread=bool(current.in_thread), uuid=f"c-{current.rid}"[:50])
         except FeishuError as exc:
             log.warning("card for %s could not be sent: %s (log_id %s)", current.rid, exc.msg, exc.log_id)
-            metrics.process().card_updates.labels("failed").inc()
+            engine.metrics.card_updates.labels("failed").inc()
             if exc.retryable or exc.status == 429 or exc.retry_after:
                 # Feishu away or busy: the card queue tries again (the reply's uuid keeps it single).
                 if exc.retry_after:
                     engine.cards.pause(exc.retry_after)
                 engine.cards.later(current.rid, engine.clock() + max(gap, exc.retry_after or 0.0), final=final)
             return
-        metrics.process().card_updates.labels("sent").inc()
+        engine.metrics.card_updates.labels("sent").inc()
         engine.records.update(current.rid, card_id=sent.message_id, card_patched_at=engine.clock())
         engine.records.index_message(sent.message_id, current.rid)
         engine.records.set_shown_position(current.rid, view.position)
@@ -186,13 +186,13 @@ def _patch(engine: Engine, job: Job, *, final: bool) -> None:
     except FeishuError as exc:
         log.warning("card update for %s failed: %s (log_id %s)", job.rid, exc.msg, exc.log_id)
         if exc.status == 429 or exc.retry_after:
-            metrics.process().card_updates.labels("rate_limited").inc()
+            engine.metrics.card_updates.labels("rate_limited").inc()
             engine.cards.pause(exc.retry_after or 1.0)
             engine.cards.later(job.rid, engine.clock(), final=final)
         else:
-            metrics.process().card_updates.labels("failed").inc()
+            engine.metrics.card_updates.labels("failed").inc()
         return
-    metrics.process().card_updates.labels("patched").inc()
+    engine.metrics.card_updates.labels("patched").inc()
     engine.records.update(job.rid, card_patched_at=engine.clock(), card_updates=job.card_updates + 1)
     engine.records.set_shown_position(job.rid, view.position)
 

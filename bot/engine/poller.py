@@ -133,7 +133,7 @@ def _ended(engine: Engine, job: Job, task: Task | None, *, status: str) -> None:
     now = engine.clock()
     if task is not None and task.updated_at:
         # How long the task had been over when we saw it (Ark's clock, in whole seconds).
-        metrics.observe_seconds(metrics.process().detection_delay, now - task.updated_at)
+        metrics.observe_seconds(engine.metrics.detection_delay, now - task.updated_at)
     engine.records.set_state(job.rid, JobState.FINISHED, task_status=status, finished_at=now, tries=0)
     engine.queue.release_slot(job.rid)
     engine.polls.drop(job.rid)

@@ -36,8 +36,7 @@ URL_MARGIN = 3600  # seconds a URL outlives the task's own expiry (Ark's clock, 
 # What is read of an audio: more than the 15 MB the served file may have, since a file that is
 # converted (a FLAC, an M4A) is checked after conversion; still bounded.
 AUDIO_DOWNLOAD_BYTES = 4 * REF_AUDIO_MAX_BYTES
-SWEEP_EVERY = 300.0  # seconds between sweeps of expired files by one process
-_last_sweep: dict[str, float] = {}
+SWEEP_EVERY = 300.0  # seconds between sweeps of expired files by one engine (one per process)
 
 
 def store_of(engine: Engine) -> MediaStore:
@@ -48,15 +47,17 @@ def store_of(engine: Engine) -> MediaStore:
 
 
 def sweep(engine: Engine, *, force: bool = False) -> int:
-    """Delete expired media files (at most every `SWEEP_EVERY` seconds per directory and process)."""
+    """Delete expired media files (at most every `SWEEP_EVERY` seconds per directory and engine:
+    `Engine.media_swept_at`; the composition root builds one engine per process)."""
     store = MediaStore.from_settings(engine.settings)
     if store is None:
         return 0
     root = str(store.root)
     now = time.monotonic()
-    if not force and now - _last_sweep.get(root, -SWEEP_EVERY) < SWEEP_EVERY:
+    swept_at = engine.media_swept_at
+    if not force and now - swept_at.get(root, -SWEEP_EVERY) < SWEEP_EVERY:
         return 0
-    _last_sweep[root] = now
+    swept_at[root] = now
     try:
         return store.sweep(now=engine.clock())
     except OSError as exc:  # a full or read-only disk must not stop the caller (the scheduler's reconcile)

@@ -24,7 +24,6 @@ import threading
 import time
 from typing import Any
 
-from bot import metrics
 from bot.engine import lifecycle, poller, references
 from bot.engine.engine import Engine
 from bot.health import Liveness
@@ -111,15 +110,15 @@ class SchedulerRole:
             if not lock.acquire(wait=1.0):
                 continue
             self.leaderships += 1
-            metrics.process().leader_changes.inc()
-            metrics.process().leader.inc()  # inc/dec: right with several schedulers in one process too
+            self.engine.metrics.leader_changes.inc()
+            self.engine.metrics.leader.inc()  # inc/dec: right with several schedulers in one process too
             log.info("scheduler: leader (%s)", self.engine.node)
             try:
                 self._lead(lock)
             except Exception:
                 log.exception("scheduler: leadership ended by an error")
             finally:
-                metrics.process().leader.dec()
+                self.engine.metrics.leader.dec()
                 self.is_leader.clear()
                 lock.release()
             if not self.stop_event.is_set():

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot import i18n, metrics
+from bot import i18n
 from bot.engine import delivery, lifecycle
 from bot.engine.engine import Engine
 from bot.engine.live_card import flush_cards
@@ -160,19 +160,19 @@ class WorkerRole:
             # Left pending, not counted: a claim redoes it once the holder's lease has run out
             # (a SIGKILLed holder must not make its request give up after a few claims).
             log.info("worker: entry %s of %s (rid %s) waits: %s", entry_id, stream, rid, exc)
-            metrics.process().worker_entries.labels(kind, "busy").inc()
+            self.engine.metrics.worker_entries.labels(kind, "busy").inc()
             return
         except Exception as exc:
             attempts = streams.deliveries(stream, GROUP, entry_id)
             log.exception("worker: entry %s of %s (rid %s) failed (attempt %d)", entry_id, stream, rid, attempts)
             if attempts >= MAX_ATTEMPTS:
-                metrics.process().worker_entries.labels(kind, "gave_up").inc()
+                self.engine.metrics.worker_entries.labels(kind, "gave_up").inc()
                 self._give_up(stream, fields, exc)
                 streams.done(stream, GROUP, entry_id)
             else:
-                metrics.process().worker_entries.labels(kind, "error").inc()
+                self.engine.metrics.worker_entries.labels(kind, "error").inc()
             return
-        metrics.process().worker_entries.labels(kind, "ok").inc()
+        self.engine.metrics.worker_entries.labels(kind, "ok").inc()
         streams.done(stream, GROUP, entry_id)
 
     def dispatch(self, stream: str, fields: dict[str, str]) -> None:

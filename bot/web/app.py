@@ -32,6 +32,7 @@ from bot.config import MissingSettingError, Settings
 from bot.engine.metrics import EngineCollector
 from bot.health import Liveness, liveness_answer, readiness_answer
 from bot.logs import detach_lark_handlers
+from bot.metrics import ProcessMetrics
 from bot.store.connection import Client, StoreError, connect
 from bot.store.ingress import Ingress
 from bot.store.keys import Keys
@@ -87,11 +88,16 @@ def metrics_wsgi_app(app: Flask) -> WSGIApp:
     return process_metrics.wsgi_app(ext["metrics"].registry, ext["settings"].metrics_token.get_secret_value())
 
 
-def create_app(settings: Settings, *, redis: Client | None = None, liveness: Liveness | None = None) -> Flask:
+def create_app(settings: Settings, *, redis: Client | None = None, liveness: Liveness | None = None,
+               metrics: ProcessMetrics | None = None) -> Flask:
     """Build the webhook app; `redis` defaults to a client on `settings.redis_url` with short timeouts.
 
     `liveness`: the loops of the process the app runs in (`serve`: its worker and scheduler),
     reported by ``/livez``; without it ``/livez`` only proves that the app answers.
+    `metrics`: the process's own metrics, which /metrics shows beside the app's (`serve`: the one
+    object its engine and clients record into, `bot.runtime`); without it a private one, or none
+    in multiprocess mode (`WebMetrics.create`). Under gunicorn, build one app per process (the
+    master's, `bot.cli.roles.web`): see `bot.web.metrics`.
     """
     # Over the long connection (FEISHU_CONNECTION=websocket, bot.web.longconn) no event reaches
     # this app: it serves no webhook, so it needs neither the Encrypt Key nor the token.
@@ -110,20 +116,20 @@ def create_app(settings: Settings, *, redis: Client | None = None, liveness: Liv
 
     client = redis
     ingress = Ingress(client, Keys(settings.redis_prefix), inbox_max=settings.inbox_max)
-    metrics = WebMetrics.create()
-    metrics.registry.register(EngineCollector(client, settings.redis_prefix))
+    web_metrics = WebMetrics.create(metrics)
+    web_metrics.registry.register(EngineCollector(client, settings.redis_prefix))
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions["seedance_bot"] = {"settings": settings, "ingress": ingress, "metrics": metrics}
+    app.extensions["seedance_bot"] = {"settings": settings, "ingress": ingress, "metrics": web_metrics}
     if webhook:
-        app.register_blueprint(feishu_blueprint(settings, ingress, metrics))
-    app.register_blueprint(ark_blueprint(ingress, metrics))
+        app.register_blueprint(feishu_blueprint(settings, ingress, web_metrics))
+    app.register_blueprint(ark_blueprint(ingress, web_metrics))
     app.register_blueprint(media_blueprint(settings))  # chat videos/voice for Ark (Seedance 2.0 references)
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_: RequestEntityTooLarge) -> ResponseReturnValue:
-        metrics.rejected.labels("too_large").inc()
+        web_metrics.rejected.labels("too_large").inc()
         return jsonify(msg="request body too large"), 413
 
     @app.get("/healthz")
@@ -161,7 +167,7 @@ def create_app(settings: Settings, *, redis: Client | None = None, liveness: Liv
 
         @app.get("/metrics")
         def metrics_view() -> ResponseReturnValue:
-            status, body = metrics_payload(metrics.registry, metrics_token, request.headers.get("Authorization"))
+            status, body = metrics_payload(web_metrics.registry, metrics_token, request.headers.get("Authorization"))
             if status == 401:
                 return "unauthorized\n", 401, {"WWW-Authenticate": "Bearer", "Content-Type": "text/plain"}
             return body, 200, {"Content-Type": CONTENT_TYPE_LATEST}

@@ -64,10 +64,10 @@ import lark_oapi as lark
 import lark_oapi.ws.client as lark_ws_client
 from lark_oapi.ws.exception import ClientException
 
-from bot import metrics as process_metrics
 from bot.config import MissingSettingError, Settings
 from bot.health import Liveness
 from bot.logs import detach_lark_handlers
+from bot.metrics import ProcessMetrics
 from bot.retry import Backoff
 from bot.store.connection import Client
 from bot.store.ingress import Ingress
@@ -97,7 +97,8 @@ CREDENTIALS_HELP = (
 )
 
 _SDK_LOOP = threading.Lock()
-"""lark-oapi's ws client runs on its module's loop: one session per process at a time."""
+"""Guards lark-oapi's own module-level event loop (``lark_oapi.ws.client.loop``, a global of the SDK,
+not ours): a session swaps its fresh loop in for its lifetime, so one session per process at a time."""
 
 
 class Unacknowledged(BaseException):
@@ -134,7 +135,9 @@ class LongConnection:
 
     def __init__(self, settings: Settings, intake: FeishuIntake, lease: LeaderLock, *, node: str,
                  backoff: Backoff = RECONNECT, renew_every: float = RENEW_EVERY,
-                 liveness: Liveness | None = None) -> None:
+                 liveness: Liveness | None = None, process_metrics: ProcessMetrics | None = None) -> None:
+        """`process_metrics`: where the connection gauges go (`bot.metrics`); the composition root
+        passes the process's one object, else the connection has a private one."""
         self._app_id = settings.feishu_app_id
         self._app_secret = settings.feishu_app_secret.get_secret_value()
         if not self._app_id or not self._app_secret:
@@ -142,6 +145,7 @@ class LongConnection:
         self._domain = settings.feishu_base_url
         self._intake = intake
         self._metrics = intake.metrics
+        self._process_metrics = process_metrics or ProcessMetrics.create()
         self._lease = lease
         self._renew_every = renew_every
         self._backoff = backoff
@@ -201,14 +205,14 @@ class LongConnection:
                 continue
             self._renewed_at = time.monotonic()
             self.holding.set()
-            process_metrics.process().connection_held.inc()  # inc/dec: right with two in one process too
+            self._process_metrics.connection_held.inc()  # inc/dec: right with two in one process too
             log.info("feishu: long connection: %s holds the lease; connecting", self.node)
             try:
                 self._hold()
             except Exception:
                 log.exception("feishu: long connection: ended by an error")
             finally:
-                process_metrics.process().connection_held.dec()
+                self._process_metrics.connection_held.dec()
                 self.holding.clear()
                 self._lease.release()
             if not self.stop_event.is_set():
@@ -283,7 +287,7 @@ class LongConnection:
             return "failed"
         self.opened += 1
         self.connected.set()
-        process_metrics.process().connection_open.inc()
+        self._process_metrics.connection_open.inc()
         log.info("feishu: long connection open (%s)", self.node)
         pinger = asyncio.ensure_future(client._ping_loop())
         try:
@@ -299,7 +303,7 @@ class LongConnection:
                 await asyncio.sleep(POLL)
         finally:
             self.connected.clear()
-            process_metrics.process().connection_open.dec()
+            self._process_metrics.connection_open.dec()
             pinger.cancel()
             await client._disconnect()
 
@@ -338,15 +342,21 @@ def _shutdown(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def long_connection(settings: Settings, r: Client, *, node: str, metrics: IntakeMetrics | None = None,
-                    ingress: Ingress | None = None, liveness: Liveness | None = None) -> LongConnection:
-    """The connection role of this process, wired to Redis (`r`) like the webhook would be."""
+                    ingress: Ingress | None = None, liveness: Liveness | None = None,
+                    process_metrics: ProcessMetrics | None = None) -> LongConnection:
+    """The connection role of this process, wired to Redis (`r`) like the webhook would be.
+
+    `metrics`: what the intake counts (the web app's `WebMetrics` under ``serve``); `process_metrics`:
+    the process's own (`bot.metrics`), the one object the composition root made. Without them, a
+    private `ProcessMetrics` and a `WebMetrics` showing it."""
     lark_logger = logging.getLogger("Lark")
     detach_lark_handlers(lark_logger)  # its own stdout handler would print unredacted
     if not any(isinstance(f, _QuietDisconnects) for f in lark_logger.filters):
         lark_logger.addFilter(_QuietDisconnects())
     keys = Keys(settings.redis_prefix)
     ingress = ingress or Ingress(r, keys, inbox_max=settings.inbox_max)
-    intake = FeishuIntake(settings, ingress, metrics or WebMetrics.create())
+    process_metrics = process_metrics or ProcessMetrics.create()
+    intake = FeishuIntake(settings, ingress, metrics or WebMetrics.create(process_metrics))
     lease = LeaderLock(r, keys, lease=LEASE_SECONDS, key=keys.feishu_connection, owner=node,
                        what="feishu long connection")
-    return LongConnection(settings, intake, lease, node=node, liveness=liveness)
+    return LongConnection(settings, intake, lease, node=node, liveness=liveness, process_metrics=process_metrics)

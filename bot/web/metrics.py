@@ -2,17 +2,22 @@
 
 Apart from the Flask app so the blueprints and `bot.web.longconn` can share them without
 importing the app (which imports them).
+
+Under gunicorn (`seedance-bot web`, prometheus_client's multiprocess mode) a process must hold one
+object per metric name: values live in files keyed by name, and two objects of one name would
+overwrite each other's counts. Nothing here caches one; the composition root guarantees it:
+`bot.cli.roles.web` calls `create_app` once, in the process that becomes gunicorn's master, and
+the worker processes inherit that app by fork. The other roles (`bot.runtime`) leave that mode.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from bot import metrics as process_metrics
+from bot.metrics import ProcessMetrics
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -35,18 +40,19 @@ class WebMetrics:
     latency: Histogram
 
     @classmethod
-    def create(cls) -> WebMetrics:
-        if process_metrics.multiprocess_dir():
-            # Values live in files keyed by name: two objects of one name in one process would
-            # overwrite each other's counts, so a process has one set.
-            return dataclasses.replace(_process_wide(), registry=process_metrics.exposition())
-        return cls._create()
+    def create(cls, process: ProcessMetrics | None = None) -> WebMetrics:
+        """A new set, shown with `process` (the process's own metrics, `bot.metrics.exposition`).
 
-    @classmethod
-    def _create(cls) -> WebMetrics:
+        Without `process`: a private `ProcessMetrics`, except in multiprocess mode, where the
+        exposition reads every process's files and the web role's processes need none (nothing
+        in them records a `bot.metrics` metric). In multiprocess mode, once per process (see the
+        module docstring).
+        """
+        if process is None and not process_metrics.multiprocess_dir():
+            process = ProcessMetrics.create()
         reg = CollectorRegistry(auto_describe=True)
         return cls(
-            registry=process_metrics.exposition(reg),
+            registry=process_metrics.exposition(process, reg),
             events=Counter(
                 "bot_feishu_events", "Feishu deliveries answered 200, by outcome (accepted, duplicate, "
                 "dropped: sent by a bot, unaddressed: a group message not for the bot, ignored: an event "
@@ -70,8 +76,3 @@ class WebMetrics:
                 ["route"], buckets=_LATENCY_BUCKETS, registry=reg),
         )
 
-
-@functools.cache
-def _process_wide() -> WebMetrics:
-    """The one `WebMetrics` of a process in multiprocess mode (see `WebMetrics.create`)."""
-    return WebMetrics._create()

@@ -123,7 +123,9 @@ class InProcessServer(_Waitress):
         super().close()
 
 
-_master_metrics: MetricsServer | None = None
+MASTER_METRICS_ATTR = "seedance_metrics"
+"""Where the gunicorn hooks keep the master's `MetricsServer`: on gunicorn's arbiter, which both
+hooks are handed (and which a forked worker inherits), so this module keeps no state of its own."""
 
 
 def serve_metrics_from_gunicorn_master(server: Any) -> None:
@@ -132,22 +134,24 @@ def serve_metrics_from_gunicorn_master(server: Any) -> None:
     With ``preload_app`` the master holds the app built by `create_app`. Under `seedance-bot web`
     every process writes its metrics to ``PROMETHEUS_MULTIPROC_DIR`` (`bot.metrics`), so this
     port shows the sum over all worker processes, plus the Redis-derived engine gauges.
+    The server is kept on `server` (the arbiter) as ``seedance_metrics``.
     """
-    global _master_metrics
     app = server.app.wsgi()
     settings = _settings_of(app)
-    if settings is None or not settings.metrics_port or _master_metrics is not None:
+    if settings is None or not settings.metrics_port or getattr(server, MASTER_METRICS_ATTR, None) is not None:
         return
-    _master_metrics = MetricsServer(app, port=settings.metrics_port)
-    _master_metrics.start()
-    server.log.info("metrics: serving /metrics on port %d from the master", _master_metrics.port)
+    metrics = MetricsServer(app, port=settings.metrics_port)
+    setattr(server, MASTER_METRICS_ATTR, metrics)
+    metrics.start()
+    server.log.info("metrics: serving /metrics on port %d from the master", metrics.port)
 
 
-def close_inherited_metrics_socket(_server: Any = None, _worker: Any = None) -> None:
+def close_inherited_metrics_socket(server: Any = None, _worker: Any = None) -> None:
     """gunicorn ``post_fork`` hook: a worker must not keep the master's metrics socket open."""
-    if _master_metrics is not None:
+    metrics: MetricsServer | None = getattr(server, MASTER_METRICS_ATTR, None)
+    if metrics is not None:
         try:  # only the fd: the server's threads and locks belong to the master
-            _master_metrics._server.socket.close()
+            metrics._server.socket.close()
         except Exception:  # best effort in a fresh child
             pass
 
