@@ -288,7 +288,7 @@ class LocalStack:
         return env
 
     def start_bot(self, roles: Sequence[str] = ("serve",), *, distinct_nodes: bool = False,
-                  names: Sequence[str] | None = None, timeout: float = 60.0,
+                  names: Sequence[str] | None = None, timeout: float = 120.0,
                   env_of: dict[str, dict[str, str]] | None = None) -> None:
         """One process per role, then wait for /healthz. "worker-2" is a second `worker`.
 
@@ -308,7 +308,7 @@ class LocalStack:
             self.spawn(name, [role.split("-", 1)[0]], env)
         self.wait_healthy(timeout, names)
 
-    def wait_healthy(self, timeout: float = 60.0, names: Sequence[str] = ()) -> None:
+    def wait_healthy(self, timeout: float = 120.0, names: Sequence[str] = ()) -> None:
         """Until the bot answers /healthz; StackError when one of `names` exits first, or on timeout."""
         deadline = time.monotonic() + timeout
         while not _answers(f"{self.bot_url}/healthz"):

@@ -25,6 +25,7 @@ from PIL import Image
 
 from sim.ark import ArkSimulator
 from sim.feishu import FeishuSimulator
+from sim.stack import wait_until
 
 pytest_plugins = ["fixtures_ark", "fixtures_feishu"]
 
@@ -129,7 +130,8 @@ def test_lost_drop_closes_the_connection_without_a_response(ark_sim_factory: Ark
     [task] = ark.tasks()
     assert task["lost_mode"] == "drop" and task["status"] == "running"
     assert ark.list().json()["items"][0]["id"] == task["id"]
-    req = sim.requests_log()[0]
+    # The server logs a request when its handler returns, which the dropped client cannot wait for.
+    [req] = wait_until(lambda: [r for r in sim.requests_log() if r["fault"]], 10, what="the dropped create logged")
     assert req["status"] is None and req["dropped"] is True and req["fault"] == "lost-drop"
     assert ark.create("next").status_code == 200  # the server is fine afterwards
 
