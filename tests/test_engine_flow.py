@@ -15,6 +15,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -48,10 +49,12 @@ from bot.engine.worker import GROUP, MAX_ATTEMPTS, WorkerRole
 from bot.errors import Busy
 from bot.retry import STEP_RETRY
 from bot.spec import ImageInput, VideoSpec, resolve
+from bot.store.connection import Unavailable
 from bot.store.jobs import Job, JobState, Pool, message_rid
 from bot.store.stats import snapshot
 from sim.ark import ArkSimulator
 from sim.feishu import FeishuSimulator
+from sim.redis_server import RedisServer, free_port
 
 pytest_plugins = ["fixtures_ark", "fixtures_feishu"]
 
@@ -684,3 +687,25 @@ def test_with_callbacks_polling_is_only_a_safety_net() -> None:
     policy = PollPolicy(callbacks=True)
     assert policy.first_delay(60.0) >= max(60.0, CALLBACK_SAFETY_GAP)
     assert policy.next_delay(status="running", expected=60.0, running_for=80.0, looks_after=2) == CALLBACK_SAFETY_GAP
+
+
+def test_nearly_full_reads_maxmemory_and_an_unanswering_redis_raises(
+        tmp_path: Path, sim: ArkSimulator, feishu: FeishuSimulator) -> None:
+    """Full past the high-water mark → refuse; a Redis that does not answer raises (the worker
+    redoes the entry later) instead of answering "not full" and accepting blind."""
+    maxmemory = 16 * 1024 * 1024
+    server = RedisServer(tmp_path / "redis", free_port(), extra_args=("--maxmemory", str(maxmemory)))
+    server.start()
+    try:
+        eng = make_engine(server.url, sim.base_url, feishu, redis_high_water=0.8)
+        assert eng.redis_nearly_full() is False
+        r = redis.Redis.from_url(server.url)
+        i = 0
+        while int(r.info("memory")["used_memory"]) < maxmemory * 0.85:
+            r.set(f"junk:{i}", b"x" * 256 * 1024)
+            i += 1
+        assert eng.redis_nearly_full() is True
+    finally:
+        server.stop()
+    with pytest.raises(Unavailable):
+        eng.redis_nearly_full()

@@ -20,7 +20,7 @@ from bot.engine.polling import PollPolicy
 from bot.metrics import ProcessMetrics
 from bot.permissions import Access
 from bot.store.cards import CardUpdates
-from bot.store.connection import Client, StoreError, memory_use
+from bot.store.connection import Client, StoreError, Unavailable, memory_use
 from bot.store.jobs import JobRecords, Pool
 from bot.store.keys import Keys
 from bot.store.leases import LeaseBook
@@ -143,10 +143,14 @@ class Engine:
         """Above the high-water mark of Redis's maxmemory: refuse new work, keep accepted jobs going.
 
         One INFO call per new request (cheap next to what a request costs); a Redis without a
-        maxmemory is never "full" here.
+        maxmemory is never "full" here, nor one that refuses INFO (some managed services do). A
+        Redis that does not answer (`Unavailable`) raises: the worker redoes the entry later
+        rather than accept it blind.
         """
         try:
             used, limit = memory_use(self.redis)
+        except Unavailable:
+            raise
         except StoreError:
             return False
         return bool(limit) and used >= limit * self.settings.redis_high_water

@@ -104,7 +104,11 @@ def test_every_role_shows_the_health_metrics_and_every_line_of_a_job_has_its_ids
     # every role: the engine gauges, the same from each (dashboards take their max)
     for data in (web, worker, scheduler):
         assert value(data, "bot_jobs_ended_total", state="done") == 1
-        assert value(data, "bot_jobs_queued") == 0 and value(data, "bot_inbox_length") == 0
+    # The slot's release puts an `admit` entry in the inbox as the video goes out: once the worker
+    # has taken it, every role reads an empty inbox and queue.
+    for r in ("web", "worker", "scheduler"):
+        wait_until(lambda r=r: (d := scrape(urls[r])) and value(d, "bot_jobs_queued") == 0
+                   and value(d, "bot_inbox_length") == 0, 30, what=f"an empty inbox and queue on {r}'s /metrics")
 
     # The job's log lines (JSON) in the worker and the scheduler all carry its ids.
     for name in ("bot-worker", "bot-scheduler"):
