@@ -33,6 +33,7 @@ from bot.store.jobs import Job, JobState, Pool
 from bot.store.quotas import Acceptance
 from sim.ark import ArkSimulator
 from sim.feishu import FeishuSimulator
+from sim.stack import wait_until as _wait_until
 
 ARK_KEY = "test-key"
 PREFIX = "t"
@@ -101,14 +102,8 @@ def admit(engine: Engine, job: Job, seconds: int = 4) -> Job:
 
 
 def wait_until(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
+    """`sim.stack.wait_until`, looking every 10 ms (these tests run the engine in-process)."""
+    return _wait_until(cond, timeout, interval=0.01, what=what)
 
 
 # --- what the simulators saw -----------------------------------------------------------------------
