@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a virtualenv and run everything CI runs: lint, type check, the whole test suite.
-# Usage: bash deploy/test.sh [extra pytest args]   (PYTEST_WORKERS=N: N parallel workers, default 4)
+# Usage: bash deploy/test.sh [extra pytest args]   (PYTEST_WORKERS=N: N parallel workers, default the core count within 4…8)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,5 +50,8 @@ fi
 .venv/bin/lint-imports --no-cache
 # The suite in parallel (pytest-xdist): each worker has its own redis-server and free ports; the
 # tests of a module that share one stack are one xdist_group (--dist loadgroup). PYTEST_WORKERS=0
-# runs it in this one process.
-exec .venv/bin/pytest -n "${PYTEST_WORKERS:-4}" --dist loadgroup --durations=15 "$@"
+# runs it in this one process; the default is one worker per core, at least 4 even on 2 cores (the
+# full-stack tests spend part of their time waiting on the processes they started), at most 8.
+cores=$(nproc 2>/dev/null || echo 2)
+workers=$(( cores < 4 ? 4 : cores > 8 ? 8 : cores ))
+exec .venv/bin/pytest -n "${PYTEST_WORKERS:-$workers}" --dist loadgroup --durations=15 "$@"
