@@ -306,11 +306,12 @@ class FeishuClient:
     def __repr__(self) -> str:
         return f"FeishuClient(app_id={self.app_id!r}, base_url={self.base_url!r})"
 
-    # --- tokens -------------------------------------------------------------------------------------
     def _record(self, op: str, code: str, started: float) -> None:
+        """Count one attempt of `op` and its time (`bot_feishu_calls`, `bot_feishu_call_seconds`)."""
         self.metrics.feishu_calls.labels(op, code).inc()
         self.metrics.feishu_call_seconds.labels(op).observe(time.monotonic() - started)
 
+    # --- tokens -------------------------------------------------------------------------------------
     def _tenant_token(self) -> str:
         """The cached tenant token, fetched (once, under a lock) when missing or near expiry."""
         with self._token_lock:
