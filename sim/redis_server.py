@@ -8,18 +8,48 @@ restart. `LocalStack` takes its URL as `redis_url`.
 
 from __future__ import annotations
 
+import itertools
+import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import redis
 
+PORTS_ENV = "SIM_PORTS"
+"""``LOW-HIGH``: the ports `free_port` hands out (a test run gives each pytest-xdist worker its own
+block below the kernel's ephemeral range, tests/conftest.py). Unset: any port the kernel picks."""
+
+_handed = itertools.count(random.randrange(1 << 16))  # this process's walk through its block, from a random start
+_handed_lock = threading.Lock()
+
 
 def free_port() -> int:
-    """A loopback TCP port that nothing listens on right now."""
+    """A loopback TCP port that nothing listens on right now.
+
+    A port from the kernel's ephemeral range (``bind(0)``) can be taken by any outgoing connection
+    before its server binds it ("Address already in use" under load); one from a `SIM_PORTS` block
+    below that range cannot. A process walks its block in order (from a random place, so a child
+process that inherits the block starts elsewhere) and so never hands out a port twice.
+    """
+    block = os.environ.get(PORTS_ENV, "")
+    if block:
+        low, high = (int(x) for x in block.split("-", 1))
+        for _ in range(high - low + 1):
+            with _handed_lock:
+                port = low + next(_handed) % (high - low + 1)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue  # someone else's: the next one
+                return port
+        raise RuntimeError(f"no free port in {PORTS_ENV}={block}")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

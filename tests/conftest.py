@@ -8,7 +8,6 @@ own, so each starts its own redis-server on a free port. The longest tests are h
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,11 +16,24 @@ from pathlib import Path
 import pytest
 import redis
 
+from sim.redis_server import PORTS_ENV, free_port
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+PORT_BLOCK = 2500  # ports per pytest-xdist worker, from 10000: nine blocks end below 32768
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each pytest-xdist worker (and a run without xdist) takes its ports from a block of its own,
+    below the kernel's ephemeral range (`sim.redis_server.free_port`): no outgoing connection, and
+    no other worker, can take a port between a test picking it and its server binding it."""
+    try:
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return  # not Linux: the kernel picks (bind to port 0)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
+    low = 10000 + index * PORT_BLOCK
+    if low + PORT_BLOCK <= ephemeral_low:
+        os.environ[PORTS_ENV] = f"{low}-{low + PORT_BLOCK - 1}"
 
 
 def redis_server_binary() -> str:
