@@ -29,8 +29,9 @@ fi
 # pyproject.toml's ranges by the command at its top, checked by tests/test_lock.py), installed by
 # uv (seconds; pip takes ~30 s), then the project itself, editable, without dependencies.
 # --compile-bytecode: uv writes no .pyc by default (pip does), and where PYTHONDONTWRITEBYTECODE is
-# set (CI machines, our Dockerfile and units) nothing writes them later either, so every process
-# would compile lark-oapi's ~11,000 modules again: 7.4 CPU-s to start a bot process instead of 2.8.
+# set (as on CI machines) nothing writes them later either, so every process would compile
+# lark-oapi's ~11,000 modules again: 7.4 CPU-s to start a bot process instead of 2.8. (The
+# Dockerfile and deploy/run.sh install with pip, which writes them.)
 python3 -m venv .venv
 if .venv/bin/python -m pip install -q --disable-pip-version-check "uv>=0.9,<0.14"; then
   .venv/bin/uv pip install -q --python .venv/bin/python --require-hashes --compile-bytecode -r requirements-dev.lock

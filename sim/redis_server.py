@@ -35,7 +35,7 @@ def free_port() -> int:
     A port from the kernel's ephemeral range (``bind(0)``) can be taken by any outgoing connection
     before its server binds it ("Address already in use" under load); one from a `SIM_PORTS` block
     below that range cannot. A process walks its block in order (from a random place, so a child
-process that inherits the block starts elsewhere) and so never hands out a port twice.
+    process that inherits the block starts elsewhere) and so never hands out a port twice.
     """
     block = os.environ.get(PORTS_ENV, "")
     if block:
